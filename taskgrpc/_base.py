@@ -1,0 +1,243 @@
+"""What the sync and async clients share: config, validation and building each verb's operation.
+
+Every ``_op_*`` method validates its input and builds the request(s) eagerly,
+so bad input raises :class:`~taskgrpc.errors.ValidationError` at the call,
+before anything is sent, and returns a sans-I/O operation (``_ops``) that the
+sync or async driver runs.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar, cast
+
+from clarifai_grpc.grpc.api import resources_pb2 as r
+from clarifai_grpc.grpc.api import service_pb2 as s
+from google.protobuf.message import Message
+
+from . import _ops
+from . import requests as rq
+from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, from_env
+from .builders import check_task
+from .errors import ValidationError
+from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
+
+RetryArg = RetryPolicy | Default | None
+
+
+M = TypeVar("M", bound=Message)
+
+
+def clone(message: M) -> M:
+    """A deep copy of a protobuf message."""
+    copy = type(message)()
+    cast(Any, copy).CopyFrom(message)
+    return copy
+
+
+def new_task_id() -> str:
+    """A fresh 32-hex task id, the same shape the service gives."""
+    return uuid.uuid4().hex
+
+
+def with_ids(tasks: Iterable[r.Task]) -> list[r.Task]:
+    """``tasks``, where each one without an id is replaced by a copy with a fresh id."""
+    out = []
+    for task in tasks:
+        if not isinstance(task, r.Task):
+            raise ValidationError(f"expected a clarifai Task message, got {type(task).__name__}")
+        if not task.id:
+            task = clone(task)
+            task.id = new_task_id()
+        out.append(task)
+    return out
+
+
+def check_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValidationError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    return batch_size
+
+
+def chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+class ClientCore:
+    """Settings and operation builders behind ``TaskClient`` and ``AsyncTaskClient``."""
+
+    def __init__(
+        self,
+        *,
+        pat: str,
+        user_id: str,
+        app_id: str,
+        target: str = DEFAULT_TARGET,
+        secure: bool = True,
+        channel: Any = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryArg = DEFAULT,
+        max_rps: float | None = None,
+        allow_insecure: bool = False,
+    ) -> None:
+        self._config = ClientConfig(
+            pat=pat,
+            user_id=user_id,
+            app_id=app_id,
+            target=target,
+            secure=secure,
+            timeout=timeout,
+            retry=retry,
+            max_rps=max_rps,
+            allow_insecure=allow_insecure,
+            has_channel=channel is not None,
+        )
+        self._limiter = TokenBucket(max_rps) if max_rps is not None else None
+
+    @classmethod
+    def _env_kwargs(cls, overrides: dict[str, Any]) -> dict[str, Any]:
+        return from_env(overrides)
+
+    # --- properties -------------------------------------------------------------------
+
+    @property
+    def user_id(self) -> str:
+        return self._config.user_id
+
+    @property
+    def app_id(self) -> str:
+        return self._config.app_id
+
+    @property
+    def target(self) -> str:
+        return self._config.target
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._config!r})"
+
+    # --- building operations ------------------------------------------------------------
+
+    def _budget(self, timeout: float | None, retry: RetryArg) -> _ops.Budget:
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise ValidationError(f"timeout must be a positive number, got {timeout!r}")
+        config = self._config
+        if retry is DEFAULT:
+            policy = config.retry
+        elif retry is None or isinstance(retry, RetryPolicy):
+            policy = retry
+        else:
+            raise ValidationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        return _ops.Budget(
+            uaid=config.uaid,
+            timeout=config.timeout if timeout is None else timeout,
+            policy=policy,
+            limiter=self._limiter,
+            secret=config.pat,
+        )
+
+    def _op_create(
+        self, task: r.Task, assign_id: bool, timeout: float | None, retry: RetryArg
+    ) -> _ops.Op[list[r.Task]]:
+        tasks = with_ids([task]) if assign_id else [task]
+        check_task(tasks[0])
+        return _ops.create(tasks, self._budget(timeout, retry))
+
+    def _prepare_many(
+        self, tasks: Iterable[r.Task], batch_size: int, assign_ids: bool
+    ) -> tuple[list[r.Task], list[list[r.Task]]]:
+        """Validate every task and split them into batches; nothing is sent."""
+        size = check_batch_size(batch_size)
+        items = with_ids(tasks) if assign_ids else list(tasks)
+        for i, task in enumerate(items):
+            try:
+                check_task(task)
+            except ValidationError as err:
+                raise ValidationError(f"tasks[{i}]: {err}") from None
+        if assign_ids:
+            seen: set[str] = set()
+            for task in items:
+                if task.id in seen:
+                    raise ValidationError(f"tasks has the id {task.id!r} twice")
+                seen.add(task.id)
+        return items, chunks(items, size)
+
+    def _op_get(
+        self,
+        task_id: str,
+        additional_fields: Iterable[str],
+        timeout: float | None,
+        retry: RetryArg,
+    ) -> _ops.Op[r.Task]:
+        request = rq.get_task(self._config.uaid, task_id, additional_fields)
+        return _ops.get(request, self._budget(timeout, retry))
+
+    def _op_update(
+        self, task: r.Task, timeout: float | None, retry: RetryArg
+    ) -> _ops.Op[list[r.Task]]:
+        request = rq.patch_tasks(self._config.uaid, [task], "overwrite")
+        return _ops.patch(request, self._budget(timeout, retry))
+
+    def _op_set_status(
+        self, task_id: str, code: int | str, timeout: float | None, retry: RetryArg
+    ) -> _ops.Op[list[r.Task]]:
+        request = rq.patch_tasks(self._config.uaid, [rq.status_patch(task_id, code)], "merge")
+        return _ops.patch(request, self._budget(timeout, retry))
+
+    def _op_delete(
+        self, task_ids: tuple[str, ...], timeout: float | None, retry: RetryArg
+    ) -> _ops.Op[None]:
+        request = rq.delete_tasks(self._config.uaid, list(task_ids))
+        return _ops.delete(request, self._budget(timeout, retry))
+
+    def _list_pages(
+        self,
+        *,
+        worker_user_ids: Iterable[str],
+        review_user_ids: Iterable[str],
+        ids: Iterable[str],
+        input_source_type: int | str | None,
+        input_source_ids: Iterable[str],
+        additional_fields: Iterable[str],
+        per_page: int,
+        timeout: float | None,
+        retry: RetryArg,
+    ) -> PageSource:
+        first = rq.list_tasks(
+            self._config.uaid,
+            page=1,
+            per_page=per_page,
+            worker_user_ids=worker_user_ids,
+            review_user_ids=review_user_ids,
+            ids=ids,
+            input_source_type=input_source_type,
+            input_source_ids=input_source_ids,
+            additional_fields=additional_fields,
+        )
+        self._budget(timeout, retry)  # validate timeout and retry now
+        return PageSource(first, lambda: self._budget(timeout, retry))
+
+
+class PageSource:
+    """Builds the operation that fetches page ``n`` of one listing; each page has its own budget."""
+
+    __slots__ = ("_budget", "first", "per_page")
+
+    def __init__(self, first: s.ListTasksRequest, budget: Callable[[], _ops.Budget]) -> None:
+        self.first = first
+        self.per_page = first.per_page
+        self._budget = budget
+
+    def op(self, page: int) -> _ops.Op[list[r.Task]]:
+        if page == 1:
+            request = self.first
+        else:
+            request = clone(self.first)
+            request.page = page
+        return _ops.list_page(request, self._budget())
+
+    def is_last(self, tasks: list[r.Task]) -> bool:
+        """A short (or empty) page ends the listing: the API has no total or token."""
+        return len(tasks) < self.per_page

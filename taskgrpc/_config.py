@@ -1,0 +1,167 @@
+"""Settings shared by the sync and async clients, and the one place that reads the env."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from . import requests as rq
+from .errors import ValidationError
+from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
+
+DEFAULT_HOST = "api.clarifai.com"
+DEFAULT_PORT = 443
+DEFAULT_TARGET = f"{DEFAULT_HOST}:{DEFAULT_PORT}"
+DEFAULT_TIMEOUT = 30.0
+
+#: Channel options for channels taskgrpc opens itself. No service-config retry
+#: policy: taskgrpc's own retry layer owns UNAVAILABLE (see ``retry.py``).
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_receive_message_length", 1024 * 1024 * 1024),
+    ("grpc.max_send_message_length", 1024 * 1024 * 1024),
+]
+
+ENV_PAT = "CLARIFAI_PAT"
+ENV_USER = "CLARIFAI_USER_ID"
+ENV_APP = "CLARIFAI_APP_ID"
+ENV_BASE = "CLARIFAI_GRPC_BASE"
+
+
+def normalize_target(base: str) -> str:
+    """``host`` or ``host:port`` (IPv6 in brackets) to ``host:port``, 443 by default."""
+    base = base.strip()
+    if not base:
+        raise ValidationError("target must not be empty")
+    if "://" in base:
+        raise ValidationError(f"target must be host or host:port, without a scheme, got {base!r}")
+    if base.startswith("["):
+        return base if "]:" in base else f"{base}:{DEFAULT_PORT}"
+    if base.count(":") == 1:
+        host, _, port = base.partition(":")
+        if not host or not port.isdigit():
+            raise ValidationError(f"target must be host or host:port, got {base!r}")
+        return base
+    if base.count(":") > 1:  # a bare IPv6 address
+        return f"[{base}]:{DEFAULT_PORT}"
+    return f"{base}:{DEFAULT_PORT}"
+
+
+def is_loopback(target: str) -> bool:
+    """Whether ``target``'s host is loopback: 127.0.0.0/8, ``localhost`` or ``::1``."""
+    host = target.rsplit(":", 1)[0] if not target.startswith("[") else target[1:].split("]")[0]
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ClientConfig:
+    """Validated client settings. ``repr`` never shows the PAT."""
+
+    __slots__ = (
+        "allow_insecure",
+        "app_id",
+        "max_rps",
+        "metadata",
+        "pat",
+        "retry",
+        "secure",
+        "target",
+        "timeout",
+        "uaid",
+        "user_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        pat: str,
+        user_id: str,
+        app_id: str,
+        target: str = DEFAULT_TARGET,
+        secure: bool = True,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | Default | None = DEFAULT,
+        max_rps: float | None = None,
+        allow_insecure: bool = False,
+        has_channel: bool = False,
+    ) -> None:
+        if not isinstance(pat, str) or not pat.strip():
+            raise ValidationError("pat must be a non-empty string")
+        if any(c in pat for c in "\r\n\0"):
+            raise ValidationError("pat must not contain line breaks or NUL characters")
+        self.uaid = rq.user_app_id(user_id, app_id)
+        self.pat = pat
+        self.user_id = user_id
+        self.app_id = app_id
+        self.target = normalize_target(target)
+        self.secure = bool(secure)
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise ValidationError(f"timeout must be a positive number or None, got {timeout!r}")
+        self.timeout = timeout
+        if retry is DEFAULT:
+            retry = RetryPolicy()
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise ValidationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        self.retry = retry
+        if max_rps is not None:
+            TokenBucket(max_rps)  # validates
+        self.max_rps = max_rps
+        self.allow_insecure = bool(allow_insecure)
+        if (
+            not self.secure
+            and not has_channel
+            and not allow_insecure
+            and not is_loopback(self.target)
+        ):
+            raise ValidationError(
+                f"secure=False would send the PAT in clear text to {self.target}, which is "
+                "not a loopback address; pass allow_insecure=True if you really mean it"
+            )
+        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Key {pat}"),)
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor keywords that rebuild this config (used for pickling)."""
+        return {
+            "pat": self.pat,
+            "user_id": self.user_id,
+            "app_id": self.app_id,
+            "target": self.target,
+            "secure": self.secure,
+            "timeout": self.timeout,
+            "retry": self.retry,
+            "max_rps": self.max_rps,
+            "allow_insecure": self.allow_insecure,
+        }
+
+    def __repr__(self) -> str:
+        return f"target={self.target!r}, user_id={self.user_id!r}, app_id={self.app_id!r}"
+
+
+def from_env(
+    overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Client keywords from ``CLARIFAI_*`` variables; ``overrides`` win.
+
+    A variable that is needed but missing (and not overridden) raises a
+    ValidationError naming it.
+    """
+    env = os.environ if environ is None else environ
+    kwargs: dict[str, Any] = {}
+    for key, var in (("pat", ENV_PAT), ("user_id", ENV_USER), ("app_id", ENV_APP)):
+        if key in overrides:
+            continue
+        value = env.get(var, "")
+        if not value.strip():
+            raise ValidationError(f"environment variable {var} is not set (needed for {key})")
+        kwargs[key] = value
+    if "target" not in overrides and env.get(ENV_BASE, "").strip():
+        kwargs["target"] = env[ENV_BASE]
+    kwargs.update(overrides)
+    return kwargs

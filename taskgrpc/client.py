@@ -1,0 +1,282 @@
+"""``TaskClient``: the synchronous client, a thin driver of the shared operations."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import grpc
+from clarifai_grpc.grpc.api import resources_pb2 as r
+
+from . import _ops
+from ._base import ClientCore, PageSource, RetryArg
+from ._config import CHANNEL_OPTIONS, DEFAULT_TARGET, DEFAULT_TIMEOUT
+from ._stub import TaskStub
+from .errors import TaskgrpcError, transport_error
+from .retry import DEFAULT
+
+__all__ = ["TaskClient", "TaskPager"]
+
+T = TypeVar("T")
+
+
+class TaskClient(ClientCore):
+    """A thread-safe client for Clarifai tasks over gRPC.
+
+    Share one per process. It opens its channel lazily, on first use, and again
+    in a child process after ``fork``. With ``channel=`` it uses the caller's
+    channel and never closes it. Every call accepts ``timeout=`` (the total
+    budget of the call, retries included) and ``retry=`` (a
+    :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
+    """
+
+    def __init__(
+        self,
+        *,
+        pat: str,
+        user_id: str,
+        app_id: str,
+        target: str = DEFAULT_TARGET,
+        secure: bool = True,
+        channel: grpc.Channel | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryArg = DEFAULT,
+        max_rps: float | None = None,
+        allow_insecure: bool = False,
+    ) -> None:
+        super().__init__(
+            pat=pat,
+            user_id=user_id,
+            app_id=app_id,
+            target=target,
+            secure=secure,
+            channel=channel,
+            timeout=timeout,
+            retry=retry,
+            max_rps=max_rps,
+            allow_insecure=allow_insecure,
+        )
+        self._given_channel = channel
+        self._channel: grpc.Channel | None = channel
+        self._methods: dict[str, Any] | None = TaskStub(channel).methods if channel else None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> TaskClient:
+        """A client from ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID`` and
+        ``CLARIFAI_GRPC_BASE`` (host or host:port); keyword ``overrides`` win."""
+        return cls(**cls._env_kwargs(overrides))
+
+    # --- connection -------------------------------------------------------------------
+
+    def _connect(self) -> dict[str, Any]:
+        with self._lock:
+            if self._closed:
+                raise TaskgrpcError("the client is closed")
+            if self._given_channel is not None:
+                assert self._methods is not None
+                return self._methods
+            if self._methods is None or self._pid != os.getpid():
+                # In a forked child the parent's channel is left alone (not closed).
+                config = self._config
+                if config.secure:
+                    channel = grpc.secure_channel(
+                        config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
+                    )
+                else:
+                    channel = grpc.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+                self._channel = channel
+                self._methods = TaskStub(channel).methods
+                self._pid = os.getpid()
+            return self._methods
+
+    def close(self) -> None:
+        """Close the channel if this client opened it. Idempotent."""
+        with self._lock:
+            self._closed = True
+            channel, self._channel, self._methods = self._channel, None, None
+        if channel is not None and self._given_channel is None:
+            channel.close()
+
+    def __enter__(self) -> TaskClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._given_channel is not None:
+            raise TypeError(
+                "a TaskClient built on a caller's channel cannot be pickled; "
+                "pickle one that opens its own channel (target=...)"
+            )
+        return self._config.settings()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    # --- the driver -------------------------------------------------------------------
+
+    def _run(self, op: _ops.Op[T]) -> T:
+        """Run a sans-I/O operation: send its calls, sleep its sleeps."""
+        methods = self._methods
+        if methods is None or self._pid != os.getpid() or self._closed:
+            methods = self._connect()
+        metadata = self._config.metadata
+        secret = self._config.pat
+        try:
+            action = next(op)
+            while True:
+                if isinstance(action, _ops.Call):
+                    try:
+                        response = methods[action.method](
+                            action.request, timeout=action.timeout, metadata=metadata
+                        )
+                    except grpc.RpcError as exc:
+                        action = op.throw(transport_error(exc, action.method, secret))
+                    else:
+                        action = op.send(response)
+                else:
+                    time.sleep(action.seconds)
+                    action = op.send(None)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+
+    # --- verbs ------------------------------------------------------------------------
+
+    def create(
+        self,
+        task: r.Task,
+        *,
+        assign_id: bool = True,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> r.Task:
+        """Create one task and return it as stored.
+
+        With ``assign_id`` (the default) a task without an id is sent with a
+        fresh one (the caller's message is not changed), so the create is safe
+        to retry after an unknown outcome.
+        """
+        return self._run(self._op_create(task, assign_id, timeout, retry))[0]
+
+    def create_many(
+        self,
+        tasks: Iterable[r.Task],
+        *,
+        batch_size: int = 128,
+        assign_ids: bool = True,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> list[r.Task]:
+        """Create tasks in PostTasks batches of ``batch_size``; results in input order.
+
+        Every task is validated before the first batch is sent. ``timeout``
+        applies to each batch.
+        """
+        _, batches = self._prepare_many(tasks, batch_size, assign_ids)
+        out: list[r.Task] = []
+        for batch in batches:
+            out += self._run(_ops.create(batch, self._budget(timeout, retry)))
+        return out
+
+    def get(
+        self,
+        task_id: str,
+        *,
+        additional_fields: Iterable[str] = (),
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> r.Task:
+        """The task with ``task_id``; NotFoundError if there is none."""
+        return self._run(self._op_get(task_id, additional_fields, timeout, retry))
+
+    def list(
+        self,
+        *,
+        worker_user_ids: Iterable[str] = (),
+        review_user_ids: Iterable[str] = (),
+        ids: Iterable[str] = (),
+        input_source_type: int | str | None = None,
+        input_source_ids: Iterable[str] = (),
+        additional_fields: Iterable[str] = (),
+        per_page: int = 128,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> TaskPager:
+        """A lazy pager over every matching task, newest first.
+
+        Nothing is sent until it is iterated. ``timeout`` applies to each page.
+        """
+        source = self._list_pages(
+            worker_user_ids=worker_user_ids,
+            review_user_ids=review_user_ids,
+            ids=ids,
+            input_source_type=input_source_type,
+            input_source_ids=input_source_ids,
+            additional_fields=additional_fields,
+            per_page=per_page,
+            timeout=timeout,
+            retry=retry,
+        )
+        return TaskPager(self, source)
+
+    def update(
+        self, task: r.Task, *, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> r.Task:
+        """Overwrite the whole task with ``task`` (which needs its id); the stored task."""
+        return self._run(self._op_update(task, timeout, retry))[0]
+
+    def set_status(
+        self,
+        task_id: str,
+        code: int | str,
+        *,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> r.Task:
+        """Set only the task's status code (PatchTasks ``merge``); the stored task."""
+        return self._run(self._op_set_status(task_id, code, timeout, retry))[0]
+
+    def delete(
+        self, *task_ids: str, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> None:
+        """Delete the tasks with these ids (one request); unknown ids are ignored."""
+        self._run(self._op_delete(task_ids, timeout, retry))
+
+
+class TaskPager:
+    """Iterates every task of a listing, fetching one page at a time, lazily.
+
+    Iterating twice lists again from page 1.
+    """
+
+    def __init__(self, client: TaskClient, source: PageSource) -> None:
+        self._client = client
+        self._source = source
+
+    def pages(self) -> Iterator[list[r.Task]]:
+        """Each non-empty page's tasks, as a list."""
+        page = 1
+        while True:
+            tasks = self._client._run(self._source.op(page))
+            if tasks:
+                yield tasks
+            if self._source.is_last(tasks):
+                return
+            page += 1
+
+    def __iter__(self) -> Iterator[r.Task]:
+        for tasks in self.pages():
+            yield from tasks

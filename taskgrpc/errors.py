@@ -1,0 +1,287 @@
+"""The one exception tree of taskgrpc.
+
+::
+
+    TaskgrpcError
+    ├── ValidationError (also ValueError)   bad input, caught before anything is sent
+    ├── ApiError                            the response body's status was not SUCCESS
+    │   ├── NotFoundError                   TASK_MISSING, CONN_DOES_NOT_EXIST
+    │   ├── AuthError                       CONN_KEY_*, CONN_TOKEN_INVALID, ...
+    │   ├── InvalidRequestError             CONN_INVALID_REQUEST, CONN_BAD_REQUEST_FORMAT, ...
+    │   ├── ThrottledError                  CONN_THROTTLED, CONN_EXCEED_*
+    │   ├── ConflictError                   TASK_CONFLICT
+    │   └── ServerError                     FAILURE, TRY_AGAIN, INTERNAL_*, RPC_*
+    ├── TransportError                      the gRPC call itself failed (``.grpc_code``)
+    │   ├── UnavailableError
+    │   └── DeadlineExceededError
+    ├── OutcomeUnknownError                 a create may or may not have happened
+    └── BulkError                           some items of a bulk call failed
+
+Messages never contain the PAT: every text that came from the wire is redacted
+with the client's key before it is stored on an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import grpc
+from clarifai_grpc.grpc.api.status import status_code_pb2
+
+if TYPE_CHECKING:
+    from clarifai_grpc.grpc.api.resources_pb2 import Task
+    from clarifai_grpc.grpc.api.status.status_pb2 import Status
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "BulkError",
+    "ConflictError",
+    "DeadlineExceededError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "ServerError",
+    "TaskgrpcError",
+    "ThrottledError",
+    "TransportError",
+    "UnavailableError",
+    "ValidationError",
+]
+
+_SC = status_code_pb2
+
+
+class TaskgrpcError(Exception):
+    """Base class of every error raised by taskgrpc."""
+
+
+class ValidationError(TaskgrpcError, ValueError):
+    """Bad input, refused before anything was sent."""
+
+
+class ApiError(TaskgrpcError):
+    """The service answered, but its body status was not SUCCESS.
+
+    Attributes mirror the wire ``Status``: ``code`` (int), ``code_name``,
+    ``description``, ``details``, ``req_id``, and the RPC ``method`` name.
+    """
+
+    def __init__(
+        self,
+        *,
+        code: int,
+        description: str = "",
+        details: str = "",
+        req_id: str = "",
+        method: str = "",
+    ) -> None:
+        self.code = code
+        self.code_name = code_name(code)
+        self.description = description
+        self.details = details
+        self.req_id = req_id
+        self.method = method
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        text = f"{self.method}: {self.code_name} ({self.code})"
+        if self.description:
+            text += f": {self.description}"
+        if self.details:
+            text += f" ({self.details})"
+        if self.req_id:
+            text += f" [req_id={self.req_id}]"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (
+            _rebuild_api_error,
+            (type(self), self.code, self.description, self.details, self.req_id, self.method),
+        )
+
+
+def _rebuild_api_error(
+    cls: type[ApiError], code: int, description: str, details: str, req_id: str, method: str
+) -> ApiError:
+    return cls(code=code, description=description, details=details, req_id=req_id, method=method)
+
+
+class NotFoundError(ApiError):
+    """The task does not exist (TASK_MISSING or CONN_DOES_NOT_EXIST)."""
+
+
+class AuthError(ApiError):
+    """The key is missing, invalid, or lacks the scope or permission."""
+
+
+class InvalidRequestError(ApiError):
+    """The service refused the request as malformed or impossible."""
+
+
+class ThrottledError(ApiError):
+    """The service throttled the call or a usage limit was reached."""
+
+
+class ConflictError(ApiError):
+    """A task with that id already exists (TASK_CONFLICT)."""
+
+
+class ServerError(ApiError):
+    """The service failed internally (FAILURE, TRY_AGAIN, INTERNAL_*, RPC_*)."""
+
+
+class TransportError(TaskgrpcError):
+    """The gRPC call failed before a body status could be read.
+
+    ``grpc_code`` is the ``grpc.StatusCode``; ``details`` its text (redacted).
+    """
+
+    def __init__(self, grpc_code: grpc.StatusCode, details: str = "", method: str = "") -> None:
+        self.grpc_code = grpc_code
+        self.details = details
+        self.method = method
+        text = f"{method}: gRPC {grpc_code.name}"
+        super().__init__(f"{text}: {details}" if details else text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.grpc_code, self.details, self.method))
+
+
+class UnavailableError(TransportError):
+    """gRPC UNAVAILABLE: the service could not be reached, or dropped the call."""
+
+
+class DeadlineExceededError(TransportError):
+    """The call's time budget ran out (gRPC DEADLINE_EXCEEDED, or client-side)."""
+
+
+class OutcomeUnknownError(TaskgrpcError):
+    """A create failed in a way that leaves its outcome unknown.
+
+    ``tasks`` are the tasks that may or may not exist now (the service may have
+    committed them before the failure); ``cause`` is the error that hid the
+    outcome. Tasks with ids only end up here once retries or time ran out:
+    until then the client finds out which exist and re-posts only the missing.
+    """
+
+    def __init__(self, tasks: Sequence[Task], cause: TaskgrpcError) -> None:
+        self.tasks = list(tasks)
+        self.cause = cause
+        hint = (
+            "re-running the same create is safe: tasks that exist will conflict"
+            if all(t.id for t in self.tasks)
+            else "give tasks ids (the default assign_ids=True) to make creates safe to retry"
+        )
+        super().__init__(
+            f"the outcome of creating {len(self.tasks)} task(s) is unknown, they may or may "
+            f"not exist ({cause}); {hint}"
+        )
+
+
+class BulkError(TaskgrpcError):
+    """Some items of a bulk call failed; nothing is silently lost.
+
+    ``results`` has one entry per input item, in input order: the resulting
+    ``Task`` (or the task id, for deletes) on success, ``None`` where it failed.
+    ``errors`` maps each failed item's input index to its error.
+    ``succeeded`` lists the successful results in input order, and
+    ``failed_items`` the failed inputs, ready to be retried.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        items: Sequence[Any],
+        results: Sequence[Any],
+        errors: dict[int, TaskgrpcError],
+    ) -> None:
+        self.operation = operation
+        self.items = list(items)
+        self.results = list(results)
+        self.errors = dict(sorted(errors.items()))
+        first = next(iter(self.errors.values()))
+        super().__init__(
+            f"{operation}: {len(self.errors)} of {len(self.items)} item(s) failed; "
+            f"first error: {first}"
+        )
+
+    @property
+    def succeeded(self) -> list[Any]:
+        return [r for i, r in enumerate(self.results) if i not in self.errors]
+
+    @property
+    def failed_items(self) -> list[Any]:
+        return [self.items[i] for i in self.errors]
+
+
+# --- mapping from the wire ---------------------------------------------------
+
+_BY_CODE: dict[int, type[ApiError]] = {
+    _SC.TASK_MISSING: NotFoundError,
+    _SC.CONN_DOES_NOT_EXIST: NotFoundError,
+    _SC.CONN_KEY_INVALID: AuthError,
+    _SC.CONN_KEY_NOT_FOUND: AuthError,
+    _SC.CONN_TOKEN_INVALID: AuthError,
+    _SC.CONN_CREDENTIALS_INVALID: AuthError,
+    _SC.CONN_INSUFFICIENT_SCOPES: AuthError,
+    _SC.CONN_AUTH_METHOD_DISABLED: AuthError,
+    _SC.TASK_PERMISSION_DENIED: AuthError,
+    _SC.CONN_INVALID_REQUEST: InvalidRequestError,
+    _SC.CONN_BAD_REQUEST_FORMAT: InvalidRequestError,
+    _SC.CONN_INVALID_RANGE: InvalidRequestError,
+    _SC.CONN_METHOD_NOT_ALLOWED: InvalidRequestError,
+    _SC.CONN_THROTTLED: ThrottledError,
+    _SC.CONN_EXCEED_HOURLY_LIMIT: ThrottledError,
+    _SC.CONN_EXCEED_MONTHLY_LIMIT: ThrottledError,
+    _SC.CONN_EXCEEDS_LIMITS: ThrottledError,
+    _SC.TASK_CONFLICT: ConflictError,
+    _SC.FAILURE: ServerError,
+    _SC.TRY_AGAIN: ServerError,
+}
+for _name, _value in _SC.StatusCode.items():
+    if _name.startswith(("INTERNAL_", "RPC_")):
+        _BY_CODE.setdefault(_value, ServerError)
+
+_BY_GRPC: dict[grpc.StatusCode, type[TransportError]] = {
+    grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.DEADLINE_EXCEEDED: DeadlineExceededError,
+}
+
+
+def code_name(code: int) -> str:
+    """The StatusCode enum name of ``code``, or ``"UNKNOWN_<code>"``."""
+    try:
+        return str(_SC.StatusCode.Name(code))
+    except ValueError:
+        return f"UNKNOWN_{code}"
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
+    return text.replace(secret, "***") if secret and secret in text else text
+
+
+def api_error(status: Status, method: str, secret: str = "") -> ApiError:
+    """The ApiError subclass for a non-SUCCESS body ``status``."""
+    cls = _BY_CODE.get(status.code, ApiError)
+    return cls(
+        code=status.code,
+        description=redact(status.description, secret),
+        details=redact(status.details, secret),
+        req_id=status.req_id,
+        method=method,
+    )
+
+
+def transport_error(exc: grpc.RpcError, method: str, secret: str = "") -> TransportError:
+    """The TransportError subclass for a failed gRPC call."""
+    code_fn = getattr(exc, "code", None)
+    details_fn = getattr(exc, "details", None)
+    code = code_fn() if callable(code_fn) else None
+    if not isinstance(code, grpc.StatusCode):
+        code = grpc.StatusCode.UNKNOWN
+    details = details_fn() if callable(details_fn) else ""
+    cls = _BY_GRPC.get(code, TransportError)
+    return cls(code, redact(str(details or ""), secret), method)
