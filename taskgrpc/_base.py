@@ -20,7 +20,7 @@ from . import _ops
 from . import requests as rq
 from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, from_env
 from .builders import check_task
-from .errors import ValidationError
+from .errors import BulkError, TaskgrpcError, ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
 
 RetryArg = RetryPolicy | Default | None
@@ -54,14 +54,68 @@ def with_ids(tasks: Iterable[r.Task]) -> list[r.Task]:
     return out
 
 
-def check_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValidationError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    return batch_size
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
+    return value
 
 
-def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+Progress = Callable[[int, int], None]
+
+
+class Bulk:
+    """One bulk call: its items in chunks, each chunk's operation, results put back in order.
+
+    The drivers run ``op(i)`` for every chunk ``i``, up to ``concurrency`` at
+    once, hand each outcome (the chunk's results, or its TaskgrpcError) to
+    :meth:`done`, and finally call :meth:`result`.
+    """
+
+    def __init__(
+        self,
+        operation: str,
+        items: list[Any],
+        batch_size: int,
+        concurrency: int,
+        make_op: Callable[[list[Any]], _ops.Op[list[Any]]],
+        progress: Progress | None,
+    ) -> None:
+        size = _positive_int(batch_size, "batch_size")
+        self.concurrency = _positive_int(concurrency, "concurrency")
+        if progress is not None and not callable(progress):
+            raise ValidationError("progress must be a callable taking (done, total)")
+        self.operation = operation
+        self.items = items
+        self.chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        self._make_op = make_op
+        self._progress = progress
+        self._outcomes: list[list[Any] | TaskgrpcError | None] = [None] * len(self.chunks)
+        self._finished = 0
+
+    def op(self, index: int) -> _ops.Op[list[Any]]:
+        return self._make_op(self.chunks[index])
+
+    def done(self, index: int, outcome: list[Any] | TaskgrpcError) -> None:
+        """Record chunk ``index``'s outcome and report progress."""
+        self._outcomes[index] = outcome
+        self._finished += len(self.chunks[index])
+        if self._progress is not None:
+            self._progress(self._finished, len(self.items))
+
+    def result(self) -> list[Any]:
+        """Every result in input order, or BulkError naming each failed item."""
+        results: list[Any] = []
+        errors: dict[int, TaskgrpcError] = {}
+        for chunk, outcome in zip(self.chunks, self._outcomes, strict=True):
+            if isinstance(outcome, list):
+                results += outcome
+                continue
+            error = outcome or TaskgrpcError("not attempted")
+            errors.update((len(results) + k, error) for k in range(len(chunk)))
+            results += [None] * len(chunk)
+        if errors:
+            raise BulkError(self.operation, self.items, results, errors)
+        return results
 
 
 class ClientCore:
@@ -145,24 +199,81 @@ class ClientCore:
         check_task(tasks[0])
         return _ops.create(tasks, self._budget(timeout, retry))
 
-    def _prepare_many(
-        self, tasks: Iterable[r.Task], batch_size: int, assign_ids: bool
-    ) -> tuple[list[r.Task], list[list[r.Task]]]:
-        """Validate every task and split them into batches; nothing is sent."""
-        size = check_batch_size(batch_size)
+    def _bulk_create(
+        self,
+        tasks: Iterable[r.Task],
+        batch_size: int,
+        concurrency: int,
+        assign_ids: bool,
+        progress: Progress | None,
+        timeout: float | None,
+        retry: RetryArg,
+    ) -> Bulk:
+        """Validate every task (and give ids) before anything is sent."""
         items = with_ids(tasks) if assign_ids else list(tasks)
+        seen: set[str] = set()
         for i, task in enumerate(items):
             try:
                 check_task(task)
             except ValidationError as err:
                 raise ValidationError(f"tasks[{i}]: {err}") from None
-        if assign_ids:
-            seen: set[str] = set()
-            for task in items:
-                if task.id in seen:
-                    raise ValidationError(f"tasks has the id {task.id!r} twice")
-                seen.add(task.id)
-        return items, chunks(items, size)
+            if task.id and task.id in seen:
+                raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
+            seen.add(task.id)
+        self._budget(timeout, retry)
+        return Bulk(
+            "create_many",
+            items,
+            batch_size,
+            concurrency,
+            lambda chunk: _ops.create(chunk, self._budget(timeout, retry)),
+            progress,
+        )
+
+    def _bulk_update(
+        self,
+        tasks: Iterable[r.Task],
+        batch_size: int,
+        concurrency: int,
+        progress: Progress | None,
+        timeout: float | None,
+        retry: RetryArg,
+    ) -> Bulk:
+        items = list(tasks)
+        for i, task in enumerate(items):
+            try:
+                check_task(task, require_id=True)
+            except ValidationError as err:
+                raise ValidationError(f"tasks[{i}]: {err}") from None
+        self._budget(timeout, retry)
+        uaid = self._config.uaid
+
+        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+            request = rq.patch_tasks(uaid, chunk, "overwrite", check=False)
+            return _ops.patch(request, self._budget(timeout, retry))
+
+        return Bulk("update_many", items, batch_size, concurrency, op, progress)
+
+    def _bulk_delete(
+        self,
+        task_ids: Iterable[str],
+        batch_size: int,
+        concurrency: int,
+        progress: Progress | None,
+        timeout: float | None,
+        retry: RetryArg,
+    ) -> Bulk:
+        if isinstance(task_ids, str):
+            raise ValidationError("task_ids must be a list of ids, not a single string")
+        items = list(task_ids)
+        rq.delete_tasks(self._config.uaid, items)  # validates every id
+        self._budget(timeout, retry)
+        uaid = self._config.uaid
+
+        def op(chunk: list[str]) -> _ops.Op[list[str]]:
+            return _ops.delete_ids(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
+
+        return Bulk("delete_many", items, batch_size, concurrency, op, progress)
 
     def _op_get(
         self,

@@ -197,6 +197,12 @@ def delete(request: s.DeleteTasksRequest, budget: Budget) -> Op[None]:
     yield from rpc("DeleteTasks", request, budget)
 
 
+def delete_ids(request: s.DeleteTasksRequest, budget: Budget) -> Op[list[str]]:
+    """Delete, then return the ids sent (a bulk delete's per-item results)."""
+    yield from rpc("DeleteTasks", request, budget)
+    return list(request.ids)
+
+
 def existing(ids: Sequence[str], budget: Budget) -> Op[dict[str, r.Task]]:
     """The tasks among ``ids`` that exist, looked up with ListTasks ``ids``."""
     found: dict[str, r.Task] = {}

@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -13,7 +14,7 @@ import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops
-from ._base import ClientCore, PageSource, RetryArg
+from ._base import Bulk, ClientCore, PageSource, Progress, RetryArg
 from ._config import CHANNEL_OPTIONS, DEFAULT_TARGET, DEFAULT_TIMEOUT
 from ._stub import TaskStub
 from .errors import TaskgrpcError, transport_error
@@ -176,20 +177,79 @@ class TaskClient(ClientCore):
         tasks: Iterable[r.Task],
         *,
         batch_size: int = 128,
+        concurrency: int = 8,
         assign_ids: bool = True,
+        progress: Progress | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
-        """Create tasks in PostTasks batches of ``batch_size``; results in input order.
+        """Create tasks in PostTasks batches, up to ``concurrency`` batches at once.
 
-        Every task is validated before the first batch is sent. ``timeout``
+        Every task is validated before anything is sent. Results come back in
+        input order. With ``assign_ids`` (the default) each task without an
+        id gets a fresh one, which makes every batch safe to retry after an
+        unknown outcome. If some batches fail, :class:`~taskgrpc.BulkError`
+        carries the created tasks and each failed task's error.
+        ``progress(done, total)`` is called after each batch; ``timeout``
         applies to each batch.
         """
-        _, batches = self._prepare_many(tasks, batch_size, assign_ids)
-        out: list[r.Task] = []
-        for batch in batches:
-            out += self._run(_ops.create(batch, self._budget(timeout, retry)))
-        return out
+        bulk = self._bulk_create(
+            tasks, batch_size, concurrency, assign_ids, progress, timeout, retry
+        )
+        return self._run_bulk(bulk)
+
+    def update_many(
+        self,
+        tasks: Iterable[r.Task],
+        *,
+        batch_size: int = 128,
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> list[r.Task]:
+        """Overwrite many tasks (each needs its id) in batches; like :meth:`create_many`."""
+        return self._run_bulk(
+            self._bulk_update(tasks, batch_size, concurrency, progress, timeout, retry)
+        )
+
+    def delete_many(
+        self,
+        task_ids: Iterable[str],
+        *,
+        batch_size: int = 128,
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> None:
+        """Delete many tasks in batches; BulkError lists the ids whose batch failed."""
+        self._run_bulk(
+            self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
+        )
+
+    def _run_bulk(self, bulk: Bulk) -> list[Any]:
+        def run(index: int) -> list[Any] | TaskgrpcError:
+            try:
+                return self._run(bulk.op(index))
+            except TaskgrpcError as err:
+                return err
+
+        workers = min(bulk.concurrency, len(bulk.chunks))
+        if workers <= 1:
+            for index in range(len(bulk.chunks)):
+                bulk.done(index, run(index))
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="taskgrpc-bulk") as pool:
+                futures = {pool.submit(run, index): index for index in range(len(bulk.chunks))}
+                try:
+                    for future in as_completed(futures):
+                        bulk.done(futures[future], future.result())
+                except BaseException:
+                    for future in futures:
+                        future.cancel()
+                    raise
+        return bulk.result()
 
     def get(
         self,
@@ -212,12 +272,15 @@ class TaskClient(ClientCore):
         input_source_ids: Iterable[str] = (),
         additional_fields: Iterable[str] = (),
         per_page: int = 128,
+        prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> TaskPager:
         """A lazy pager over every matching task, newest first.
 
-        Nothing is sent until it is iterated. ``timeout`` applies to each page.
+        Nothing is sent until it is iterated; a short page ends it.
+        ``prefetch`` fetches the next page while the current one is consumed.
+        ``timeout`` applies to each page.
         """
         source = self._list_pages(
             worker_user_ids=worker_user_ids,
@@ -230,7 +293,7 @@ class TaskClient(ClientCore):
             timeout=timeout,
             retry=retry,
         )
-        return TaskPager(self, source)
+        return TaskPager(self, source, prefetch)
 
     def update(
         self, task: r.Task, *, timeout: float | None = None, retry: RetryArg = DEFAULT
@@ -257,25 +320,44 @@ class TaskClient(ClientCore):
 
 
 class TaskPager:
-    """Iterates every task of a listing, fetching one page at a time, lazily.
+    """Iterates every task of a listing, one page at a time, lazily.
 
-    Iterating twice lists again from page 1.
+    It holds one page, plus the next one while it is being fetched when
+    ``prefetch`` is on. Iterating again lists again from page 1.
     """
 
-    def __init__(self, client: TaskClient, source: PageSource) -> None:
+    def __init__(self, client: TaskClient, source: PageSource, prefetch: bool = False) -> None:
         self._client = client
         self._source = source
+        self._prefetch = prefetch
 
     def pages(self) -> Iterator[list[r.Task]]:
         """Each non-empty page's tasks, as a list."""
-        page = 1
-        while True:
-            tasks = self._client._run(self._source.op(page))
-            if tasks:
-                yield tasks
-            if self._source.is_last(tasks):
-                return
-            page += 1
+        run, source = self._client._run, self._source
+        if not self._prefetch:
+            page = 1
+            while True:
+                tasks = run(source.op(page))
+                if tasks:
+                    yield tasks
+                if source.is_last(tasks):
+                    return
+                page += 1
+        with ThreadPoolExecutor(1, thread_name_prefix="taskgrpc-prefetch") as pool:
+            page = 1
+            pending: Future[list[r.Task]] = pool.submit(run, source.op(page))
+            try:
+                while True:
+                    tasks = pending.result()
+                    if source.is_last(tasks):
+                        if tasks:
+                            yield tasks
+                        return
+                    page += 1
+                    pending = pool.submit(run, source.op(page))
+                    yield tasks
+            finally:
+                pending.cancel()
 
     def __iter__(self) -> Iterator[r.Task]:
         for tasks in self.pages():

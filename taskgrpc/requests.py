@@ -149,10 +149,16 @@ def _source_type(value: int | str) -> int:
     return number
 
 
-def patch_tasks(uaid: r.UserAppIDSet, tasks: Iterable[r.Task], action: str) -> s.PatchTasksRequest:
-    """PatchTasks: ``overwrite`` sends whole tasks; ``merge`` only id and status."""
+def patch_tasks(
+    uaid: r.UserAppIDSet, tasks: Iterable[r.Task], action: str, *, check: bool = True
+) -> s.PatchTasksRequest:
+    """PatchTasks: ``overwrite`` sends whole tasks; ``merge`` only id and status.
+
+    ``check=False`` skips the per-task checks of ``overwrite``, for tasks
+    already checked.
+    """
     if action == "overwrite":
-        checked = _tasks(tasks, require_id=True)
+        checked = _tasks(tasks, require_id=True) if check else list(tasks)
     elif action == "merge":
         checked = list(tasks)
         if not checked:
