@@ -5,6 +5,7 @@ unless named in the docs (``taskgrpc.requests``, ``taskgrpc.errors``,
 ``taskgrpc.retry``, ``taskgrpc.builders``).
 """
 
+from .aio import AsyncTaskClient, AsyncTaskPager
 from .builders import (
     all_inputs,
     auto_annotation,
@@ -44,6 +45,8 @@ __version__ = "0.1.0"
 __all__ = [
     "DEFAULT",
     "ApiError",
+    "AsyncTaskClient",
+    "AsyncTaskPager",
     "AuthError",
     "BulkError",
     "ConflictError",

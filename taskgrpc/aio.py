@@ -1,0 +1,344 @@
+"""``AsyncTaskClient``: the asyncio client on ``grpc.aio``, a driver of the shared operations.
+
+Same constructor, verbs, validation, errors, retries and deadlines as
+:class:`~taskgrpc.TaskClient`; every verb is a coroutine and ``list`` is an
+async iterator. A ``grpc.aio`` channel belongs to one event loop, so the
+client opens its channel lazily inside the running loop, and opens a new one
+if it is later used from another loop or in a forked child.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterable
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import grpc
+import grpc.aio
+from clarifai_grpc.grpc.api import resources_pb2 as r
+
+from . import _ops
+from ._base import Bulk, ClientCore, PageSource, Progress, RetryArg
+from ._config import CHANNEL_OPTIONS, DEFAULT_TARGET, DEFAULT_TIMEOUT
+from ._stub import TaskStub
+from .errors import TaskgrpcError, transport_error
+from .retry import DEFAULT
+
+__all__ = ["AsyncTaskClient", "AsyncTaskPager"]
+
+T = TypeVar("T")
+
+
+class AsyncTaskClient(ClientCore):
+    """The asyncio twin of :class:`~taskgrpc.TaskClient`.
+
+    Use ``async with AsyncTaskClient(...) as client:`` or ``await client.close()``.
+    With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
+    """
+
+    def __init__(
+        self,
+        *,
+        pat: str,
+        user_id: str,
+        app_id: str,
+        target: str = DEFAULT_TARGET,
+        secure: bool = True,
+        channel: grpc.aio.Channel | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retry: RetryArg = DEFAULT,
+        max_rps: float | None = None,
+        allow_insecure: bool = False,
+    ) -> None:
+        super().__init__(
+            pat=pat,
+            user_id=user_id,
+            app_id=app_id,
+            target=target,
+            secure=secure,
+            channel=channel,
+            timeout=timeout,
+            retry=retry,
+            max_rps=max_rps,
+            allow_insecure=allow_insecure,
+        )
+        self._given_channel = channel
+        self._channel: grpc.aio.Channel | None = channel
+        self._methods: dict[str, Any] | None = TaskStub(channel).methods if channel else None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = os.getpid()
+        self._closed = False
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> AsyncTaskClient:
+        """A client from the ``CLARIFAI_*`` variables; keyword ``overrides`` win."""
+        return cls(**cls._env_kwargs(overrides))
+
+    # --- connection -------------------------------------------------------------------
+
+    def _connect(self) -> dict[str, Any]:
+        if self._closed:
+            raise TaskgrpcError("the client is closed")
+        if self._given_channel is not None:
+            assert self._methods is not None
+            return self._methods
+        loop = asyncio.get_running_loop()
+        if self._methods is None or self._loop is not loop or self._pid != os.getpid():
+            # A channel of another loop (or of the parent process) is dropped, not closed:
+            # closing it needs its own loop.
+            config = self._config
+            if config.secure:
+                channel = grpc.aio.secure_channel(
+                    config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
+                )
+            else:
+                channel = grpc.aio.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+            self._channel, self._loop, self._pid = channel, loop, os.getpid()
+            self._methods = TaskStub(channel).methods
+        return self._methods
+
+    async def close(self) -> None:
+        """Close the channel if this client opened it. Idempotent."""
+        self._closed = True
+        channel, self._channel, self._methods = self._channel, None, None
+        if channel is not None and self._given_channel is None:
+            try:
+                same_loop = self._loop is asyncio.get_running_loop()
+            except RuntimeError:
+                same_loop = False
+            if same_loop:
+                await channel.close(None)
+
+    async def __aenter__(self) -> AsyncTaskClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        if self._given_channel is not None:
+            raise TypeError("an AsyncTaskClient built on a caller's channel cannot be pickled")
+        return self._config.settings()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
+
+    # --- the driver -------------------------------------------------------------------
+
+    async def _run(self, op: _ops.Op[T]) -> T:
+        """Run a sans-I/O operation: await its calls and its sleeps."""
+        methods = self._connect()
+        metadata = self._config.metadata
+        secret = self._config.pat
+        try:
+            action = next(op)
+            while True:
+                if isinstance(action, _ops.Call):
+                    try:
+                        response = await methods[action.method](
+                            action.request, timeout=action.timeout, metadata=metadata
+                        )
+                    except grpc.aio.AioRpcError as exc:
+                        action = op.throw(transport_error(exc, action.method, secret))
+                    else:
+                        action = op.send(response)
+                else:
+                    await asyncio.sleep(action.seconds)
+                    action = op.send(None)
+        except StopIteration as stop:
+            return cast(T, stop.value)
+        finally:
+            op.close()
+
+    async def _run_bulk(self, bulk: Bulk) -> list[Any]:
+        semaphore = asyncio.Semaphore(bulk.concurrency)
+
+        async def run(index: int) -> None:
+            async with semaphore:
+                try:
+                    outcome: list[Any] | TaskgrpcError = await self._run(bulk.op(index))
+                except TaskgrpcError as err:
+                    outcome = err
+            bulk.done(index, outcome)
+
+        tasks = [asyncio.ensure_future(run(i)) for i in range(len(bulk.chunks))]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return bulk.result()
+
+    # --- verbs ------------------------------------------------------------------------
+
+    async def create(
+        self,
+        task: r.Task,
+        *,
+        assign_id: bool = True,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> r.Task:
+        """Create one task; see :meth:`taskgrpc.TaskClient.create`."""
+        return (await self._run(self._op_create(task, assign_id, timeout, retry)))[0]
+
+    async def create_many(
+        self,
+        tasks: Iterable[r.Task],
+        *,
+        batch_size: int = 128,
+        concurrency: int = 8,
+        assign_ids: bool = True,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> list[r.Task]:
+        """Create tasks in concurrent batches; see :meth:`taskgrpc.TaskClient.create_many`.
+
+        Cancelling the call cancels the batches still in flight.
+        """
+        bulk = self._bulk_create(
+            tasks, batch_size, concurrency, assign_ids, progress, timeout, retry
+        )
+        return await self._run_bulk(bulk)
+
+    async def update_many(
+        self,
+        tasks: Iterable[r.Task],
+        *,
+        batch_size: int = 128,
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> list[r.Task]:
+        """Overwrite many tasks in concurrent batches."""
+        return await self._run_bulk(
+            self._bulk_update(tasks, batch_size, concurrency, progress, timeout, retry)
+        )
+
+    async def delete_many(
+        self,
+        task_ids: Iterable[str],
+        *,
+        batch_size: int = 128,
+        concurrency: int = 8,
+        progress: Progress | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> None:
+        """Delete many tasks in concurrent batches."""
+        await self._run_bulk(
+            self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
+        )
+
+    async def get(
+        self,
+        task_id: str,
+        *,
+        additional_fields: Iterable[str] = (),
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> r.Task:
+        """The task with ``task_id``; NotFoundError if there is none."""
+        return await self._run(self._op_get(task_id, additional_fields, timeout, retry))
+
+    def list(
+        self,
+        *,
+        worker_user_ids: Iterable[str] = (),
+        review_user_ids: Iterable[str] = (),
+        ids: Iterable[str] = (),
+        input_source_type: int | str | None = None,
+        input_source_ids: Iterable[str] = (),
+        additional_fields: Iterable[str] = (),
+        per_page: int = 128,
+        prefetch: bool = False,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> AsyncTaskPager:
+        """An async iterator over every matching task; see :meth:`taskgrpc.TaskClient.list`."""
+        source = self._list_pages(
+            worker_user_ids=worker_user_ids,
+            review_user_ids=review_user_ids,
+            ids=ids,
+            input_source_type=input_source_type,
+            input_source_ids=input_source_ids,
+            additional_fields=additional_fields,
+            per_page=per_page,
+            timeout=timeout,
+            retry=retry,
+        )
+        return AsyncTaskPager(self, source, prefetch)
+
+    async def update(
+        self, task: r.Task, *, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> r.Task:
+        """Overwrite the whole task (which needs its id); the stored task."""
+        return (await self._run(self._op_update(task, timeout, retry)))[0]
+
+    async def set_status(
+        self,
+        task_id: str,
+        code: int | str,
+        *,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> r.Task:
+        """Set only the task's status code (PatchTasks ``merge``); the stored task."""
+        return (await self._run(self._op_set_status(task_id, code, timeout, retry)))[0]
+
+    async def delete(
+        self, *task_ids: str, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> None:
+        """Delete the tasks with these ids (one request); unknown ids are ignored."""
+        await self._run(self._op_delete(task_ids, timeout, retry))
+
+
+class AsyncTaskPager:
+    """``async for task in pager``: every task of a listing, one page at a time."""
+
+    def __init__(self, client: AsyncTaskClient, source: PageSource, prefetch: bool) -> None:
+        self._client = client
+        self._source = source
+        self._prefetch = prefetch
+
+    async def pages(self) -> AsyncIterator[list[r.Task]]:
+        """Each non-empty page's tasks, as a list."""
+        run, source = self._client._run, self._source
+        page = 1
+        if not self._prefetch:
+            while True:
+                tasks = await run(source.op(page))
+                if tasks:
+                    yield tasks
+                if source.is_last(tasks):
+                    return
+                page += 1
+        pending = asyncio.ensure_future(run(source.op(page)))
+        try:
+            while True:
+                tasks = await pending
+                if source.is_last(tasks):
+                    if tasks:
+                        yield tasks
+                    return
+                page += 1
+                pending = asyncio.ensure_future(run(source.op(page)))
+                yield tasks
+        finally:
+            pending.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[r.Task]:
+        async for tasks in self.pages():
+            for task in tasks:
+                yield task
