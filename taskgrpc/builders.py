@@ -343,15 +343,15 @@ def check_task(task: r.Task, *, require_id: bool = False) -> None:
                 f"and the number of workers ({n}), got {info.workers_per_input}"
             )
         if info.type == r.TaskWorkerPartitionedStrategyInfo.WEIGHTED:
-            weights = dict(info.weights.items())
-            if not weights or any(not isinstance(w, float) or not w > 0 for w in weights.values()):
+            weights = {k: v for k, v in info.weights.items() if isinstance(v, float) and v > 0}
+            if not weights or len(weights) != len(info.weights):
                 raise ValidationError(
                     "task.worker.partitioned_strategy_info.weights must give every worker "
                     "a positive weight"
                 )
-            total = math.fsum(float(w) for w in weights.values())
+            total = math.fsum(weights.values())
             for uid, w in weights.items():
-                if float(w) * info.workers_per_input > total * (1 + 1e-9):
+                if w * info.workers_per_input > total * (1 + 1e-9):
                     raise ValidationError(
                         f"task.worker.partitioned_strategy_info.weights[{uid!r}]: share "
                         f"exceeds 1/workers_per_input, which makes the partition impossible"

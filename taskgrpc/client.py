@@ -228,6 +228,10 @@ class TaskClient(ClientCore):
             self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
         )
 
+    def _existing(self, task_ids: list[str]) -> dict[str, r.Task]:
+        """The tasks among ``task_ids`` that exist (ListTasks by ids, 1000 at a time)."""
+        return self._run(_ops.existing(task_ids, self._budget(None, DEFAULT)))
+
     def _run_bulk(self, bulk: Bulk) -> list[Any]:
         def run(index: int) -> list[Any] | TaskgrpcError:
             try:

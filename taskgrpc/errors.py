@@ -24,7 +24,7 @@ with the client's key before it is stored on an exception.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
@@ -253,7 +253,7 @@ _BY_GRPC: dict[grpc.StatusCode, type[TransportError]] = {
 def code_name(code: int) -> str:
     """The StatusCode enum name of ``code``, or ``"UNKNOWN_<code>"``."""
     try:
-        return str(_SC.StatusCode.Name(code))
+        return str(_SC.StatusCode.Name(cast(Any, code)))
     except ValueError:
         return f"UNKNOWN_{code}"
 
