@@ -47,7 +47,8 @@ class FakeServer:
 
     def wait_for_termination(self, timeout: float | None = None) -> bool:
         """Block until the server stops or ``timeout`` passes; True if it stopped."""
-        return self._server.wait_for_termination(timeout)
+        timed_out = self._server.wait_for_termination(timeout)
+        return not timed_out
 
     def __repr__(self) -> str:
         return f"FakeServer(target={self.target!r})"

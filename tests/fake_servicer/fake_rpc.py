@@ -56,6 +56,12 @@ class Rpc:
     def close(self) -> None:
         self.channel.close()
 
+    def __enter__(self) -> Rpc:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def call(
         self,
         method: str,
