@@ -8,7 +8,7 @@ the callables are built with ``channel.unary_unary``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
@@ -125,6 +125,11 @@ class FakeContext:
 
     def abort(self, code: grpc.StatusCode, details: str) -> NoReturn:
         raise Aborted(code, details)
+
+
+def ctx(pat: str | None = PAT) -> grpc.ServicerContext:
+    """A :class:`FakeContext` typed as the ServicerContext the servicer expects."""
+    return cast(grpc.ServicerContext, FakeContext(pat))
 
 
 def ids_of(response: Any) -> list[str]:

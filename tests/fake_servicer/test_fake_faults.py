@@ -8,7 +8,7 @@ import grpc
 import pytest
 from clarifai_grpc.grpc.api import service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
-from fake_rpc import APP, USER, Aborted, FakeContext, Rpc, ids_of, make_task, user_app
+from fake_rpc import APP, USER, Aborted, Rpc, ctx, ids_of, make_task, user_app
 
 from fake_servicer import FakeV2Servicer, Faults, serve
 from fake_servicer.faults import FaultInjector
@@ -21,7 +21,7 @@ def list_request() -> service_pb2.ListTasksRequest:
 def outcome(servicer: FakeV2Servicer) -> str:
     """Call ListTasks directly and name what happened."""
     try:
-        response = servicer.ListTasks(list_request(), FakeContext())
+        response = servicer.ListTasks(list_request(), ctx())
     except Aborted as aborted:
         assert aborted.code == grpc.StatusCode.UNAVAILABLE
         return "aborted"
@@ -113,7 +113,7 @@ class TestEffects:
         servicer = FakeV2Servicer(faults=Faults(unavailable=1.0))
         request = service_pb2.PostTasksRequest(user_app_id=user_app(), tasks=[make_task("a")])
         with pytest.raises(Aborted):
-            servicer.PostTasks(request, FakeContext())
+            servicer.PostTasks(request, ctx())
         assert servicer.tasks(USER, APP) == []
         assert servicer.calls["PostTasks"] == 1
         assert servicer.faults_injected["unavailable"] == 1
@@ -121,7 +121,7 @@ class TestEffects:
     def test_throttled_does_nothing(self) -> None:
         servicer = FakeV2Servicer(faults=Faults(throttled=1.0))
         request = service_pb2.PostTasksRequest(user_app_id=user_app(), tasks=[make_task("a")])
-        response = servicer.PostTasks(request, FakeContext())
+        response = servicer.PostTasks(request, ctx())
         assert response.status.code == status_code_pb2.CONN_THROTTLED
         assert "rate limit" in response.status.description
         assert response.status.req_id
@@ -129,7 +129,7 @@ class TestEffects:
 
     def test_faults_drawn_before_auth(self) -> None:
         servicer = FakeV2Servicer(pats=["good"], faults=Faults(throttled=1.0))
-        response = servicer.ListTasks(list_request(), FakeContext("bad"))
+        response = servicer.ListTasks(list_request(), ctx("bad"))
         assert response.status.code == status_code_pb2.CONN_THROTTLED
 
     def test_commit_unavailable_commits_over_rpc(self) -> None:
@@ -159,7 +159,7 @@ class TestEffects:
         servicer = FakeV2Servicer(faults=Faults(throttled=1.0, methods=frozenset({"GetTask"})))
         assert outcome(servicer) == "ok"
         request = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id="x")
-        response = servicer.GetTask(request, FakeContext())
+        response = servicer.GetTask(request, ctx())
         assert response.status.code == status_code_pb2.CONN_THROTTLED
         assert servicer.faults_injected == {"throttled": 1}
 
@@ -171,7 +171,7 @@ class TestEffects:
         got = []
         for _ in range(20):
             request = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id="x")
-            mixed.GetTask(request, FakeContext())
+            mixed.GetTask(request, ctx())
             got.append(outcome(mixed))
         assert got == expected
 
@@ -182,5 +182,5 @@ class TestEffects:
         assert time.monotonic() - start >= 0.029
         request = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id="x")
         start = time.monotonic()
-        servicer.GetTask(request, FakeContext())
+        servicer.GetTask(request, ctx())
         assert time.monotonic() - start < 0.029

@@ -47,8 +47,9 @@ def test_base_class_unimplemented_directly() -> None:
             pass
 
     context = Context()
+    list_models = getattr(FakeV2Servicer(), "ListModels")  # noqa: B009 - untyped base method
     with pytest.raises(NotImplementedError):
-        FakeV2Servicer().ListModels(service_pb2.ListModelsRequest(), context)
+        list_models(service_pb2.ListModelsRequest(), context)
     assert context.code == grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
-from fake_rpc import APP, PAT, USER, FakeContext, Rpc, ids_of, make_task, user_app
+from fake_rpc import APP, PAT, USER, Rpc, ctx, ids_of, make_task, user_app
 
 from fake_servicer import FakeServer, FakeV2Servicer, serve
 
@@ -98,7 +98,7 @@ class TestAuth:
     def test_empty_pat_list_accepts_nothing(self) -> None:
         servicer = FakeV2Servicer(pats=[])
         request = service_pb2.ListTasksRequest(user_app_id=user_app())
-        response = servicer.ListTasks(request, FakeContext("anything"))
+        response = servicer.ListTasks(request, ctx("anything"))
         assert response.status.code == KEY_INVALID
 
     def test_auth_checked_before_user_app_id(self, rpc: Rpc) -> None:
@@ -272,9 +272,9 @@ class TestGetTask:
     def test_returns_copies(self, servicer: FakeV2Servicer) -> None:
         servicer.put_tasks(USER, APP, [make_task("t1", name="orig")])
         request = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id="t1")
-        first = servicer.GetTask(request, FakeContext())
+        first = servicer.GetTask(request, ctx())
         first.task.name = "mutated"
-        assert servicer.GetTask(request, FakeContext()).task.name == "orig"
+        assert servicer.GetTask(request, ctx()).task.name == "orig"
         listed = servicer.tasks(USER, APP)
         listed[0].name = "mutated"
         assert servicer.tasks(USER, APP)[0].name == "orig"
@@ -347,7 +347,8 @@ class TestListTasks:
 class TestPatchTasks:
     @pytest.fixture
     def created(self, rpc: Rpc) -> Task:
-        [task] = rpc.post(make_task("t1", name="before", description="keep?")).tasks
+        response = rpc.post(make_task("t1", name="before", description="keep?"))
+        task: Task = response.tasks[0]
         return task
 
     def test_overwrite_replaces_whole_task(self, rpc: Rpc, created: Task) -> None:
@@ -489,7 +490,7 @@ class TestObservability:
         servicer = FakeV2Servicer(max_records=3)
         for task_id in ("a", "b", "c", "d"):
             request = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id=task_id)
-            servicer.GetTask(request, FakeContext())
+            servicer.GetTask(request, ctx())
         records = servicer.requests
         assert [r.request.task_id for r in records] == ["b", "c", "d"]  # type: ignore[attr-defined]
         assert records[0].time <= records[-1].time

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
-from fake_rpc import APP, USER, FakeContext, make_task, user_app
+from fake_rpc import APP, USER, ctx, make_task, user_app
 
 from fake_servicer import FakeV2Servicer
 from fake_servicer.filters import TaskFilter
@@ -89,7 +89,7 @@ def test_concurrent_posts_all_stored() -> None:
                 request = service_pb2.PostTasksRequest(
                     user_app_id=user_app(), tasks=[make_task(f"w{n}-{i}"), make_task()]
                 )
-                response = servicer.PostTasks(request, FakeContext())
+                response = servicer.PostTasks(request, ctx())
                 assert response.status.code == 10000
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
@@ -112,7 +112,7 @@ def test_concurrent_same_id_only_one_wins() -> None:
     def worker() -> None:
         barrier.wait()
         request = service_pb2.PostTasksRequest(user_app_id=user_app(), tasks=[make_task("same")])
-        codes.append(servicer.PostTasks(request, FakeContext()).status.code)
+        codes.append(servicer.PostTasks(request, ctx()).status.code)
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for thread in threads:
@@ -150,7 +150,7 @@ class TestScaling:
     @staticmethod
     def _list(servicer: FakeV2Servicer, page: int, per_page: int) -> list[str]:
         request = service_pb2.ListTasksRequest(user_app_id=user_app(), page=page, per_page=per_page)
-        response = servicer.ListTasks(request, FakeContext())
+        response = servicer.ListTasks(request, ctx())
         assert response.status.code == 10000
         return [t.id for t in response.tasks]
 
@@ -178,7 +178,7 @@ class TestScaling:
 
         def by_ids(servicer: FakeV2Servicer) -> None:
             request = service_pb2.ListTasksRequest(user_app_id=user_app(), ids=["t5", "t7"])
-            assert len(servicer.ListTasks(request, FakeContext()).tasks) == 2
+            assert len(servicer.ListTasks(request, ctx()).tasks) == 2
 
         big_time = _best_time(lambda: by_ids(big), number=20)
         small_time = _best_time(lambda: by_ids(small), number=20)
@@ -191,7 +191,7 @@ class TestScaling:
             request = service_pb2.PostTasksRequest(
                 user_app_id=user_app(), tasks=[make_task() for _ in range(128)]
             )
-            assert servicer.PostTasks(request, FakeContext()).status.code == 10000
+            assert servicer.PostTasks(request, ctx()).status.code == 10000
 
         big_time = _best_time(lambda: post(big))
         small_time = _best_time(lambda: post(small))

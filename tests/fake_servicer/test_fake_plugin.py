@@ -1,0 +1,63 @@
+"""The ``fake_clarifai`` pytest fixture (entry point ``fake_clarifai``) and import lightness."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from clarifai_grpc.grpc.api.status import status_code_pb2
+from fake_rpc import Rpc, make_task
+
+from fake_servicer import FakeServer
+
+
+def test_fixture_gives_running_server(fake_clarifai: FakeServer) -> None:
+    assert isinstance(fake_clarifai, FakeServer)
+    assert fake_clarifai.target == f"127.0.0.1:{fake_clarifai.port}"
+    with Rpc(fake_clarifai.target, pat="any-key-at-all") as client:
+        assert client.post(make_task("p1")).status.code == status_code_pb2.SUCCESS
+    assert fake_clarifai.servicer.calls["PostTasks"] == 1
+
+
+def test_fixture_is_fresh_per_test(fake_clarifai: FakeServer) -> None:
+    assert fake_clarifai.servicer.calls == {}
+    assert fake_clarifai.servicer.tasks("u1", "a1") == []
+
+
+def test_plugin_autoloads_in_a_fresh_pytest(tmp_path: Path) -> None:
+    (tmp_path / "test_user.py").write_text(
+        textwrap.dedent(
+            """
+            def test_uses_fake(fake_clarifai):
+                assert fake_clarifai.port > 0
+                fake_clarifai.servicer.put_tasks("u", "a", [])
+
+            def test_stopped_after(fake_clarifai):
+                assert fake_clarifai.servicer.calls == {}
+            """
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
+
+
+def test_plugin_import_is_light() -> None:
+    code = (
+        "import sys, fake_servicer.pytest_plugin\n"
+        "heavy = [m for m in ('grpc', 'clarifai_grpc', 'fake_servicer.servicer') "
+        "if m in sys.modules]\n"
+        "print(heavy)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]"
