@@ -2,7 +2,8 @@
 
 Serves until SIGINT or SIGTERM, then exits 0. Once listening it prints exactly one line to
 stdout, ``fake_servicer listening on HOST:PORT`` (flushed), so a parent started with
-``--port 0`` can read the port. Bad arguments exit 2 with an argparse message.
+``--port 0`` can read the port. Bad arguments exit 2 with an argparse message; a port that
+cannot be bound exits 1.
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             server = start_server(port=args.port, host=args.host, pats=args.pat, faults=faults)
         except RuntimeError as error:
-            print(f"fake_servicer: {error}", file=sys.stderr)
+            print(error, file=sys.stderr)
             return 1
         try:
             print(f"{LISTENING_PREFIX}{server.target}", flush=True)

@@ -13,6 +13,7 @@ import pytest
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from fake_rpc import Rpc, ids_of, make_task
 
+from fake_servicer import serve
 from fake_servicer.cli import build_parser, main, parse_faults
 
 LINE = re.compile(r"fake_servicer listening on (127\.0\.0\.1:(\d+))\n")
@@ -143,3 +144,11 @@ def test_parse_faults() -> None:
     assert faults.throttled == 0.0
     assert faults.methods == frozenset({"PostTasks", "ListTasks"})
     assert faults.seed == 3
+
+
+def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    with serve() as holder:
+        assert main(["--port", str(holder.port)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"could not bind 127.0.0.1:{holder.port}" in captured.err

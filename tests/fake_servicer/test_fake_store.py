@@ -9,6 +9,8 @@ from collections.abc import Callable
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from fake_rpc import APP, USER, ctx, make_task, user_app
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fake_servicer import FakeV2Servicer
 from fake_servicer.filters import TaskFilter
@@ -196,3 +198,49 @@ class TestScaling:
         big_time = _best_time(lambda: post(big))
         small_time = _best_time(lambda: post(small))
         assert big_time < 5 * small_time, (big_time, small_time)
+
+
+OPS = st.lists(
+    st.tuples(st.sampled_from(["post", "delete", "overwrite"]), st.sampled_from("abcdefgh")),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(ops=OPS, per_page=st.integers(min_value=1, max_value=5))
+def test_listing_matches_a_simple_model(ops: list[tuple[str, str]], per_page: int) -> None:
+    """Newest first; overwrite keeps the position; delete then post makes an id newest."""
+    servicer = FakeV2Servicer()
+    model: list[str] = []  # oldest first
+    for op, task_id in ops:
+        if op == "post":
+            request = service_pb2.PostTasksRequest(
+                user_app_id=user_app(), tasks=[make_task(task_id)]
+            )
+            code = servicer.PostTasks(request, ctx()).status.code
+            assert code == (54100 if task_id in model else 10000)
+            if task_id not in model:
+                model.append(task_id)
+        elif op == "delete":
+            request_d = service_pb2.DeleteTasksRequest(user_app_id=user_app(), ids=[task_id])
+            assert servicer.DeleteTasks(request_d, ctx()).status.code == 10000
+            if task_id in model:
+                model.remove(task_id)
+        else:
+            request_p = service_pb2.PatchTasksRequest(
+                user_app_id=user_app(), action="overwrite", tasks=[make_task(task_id, name=op)]
+            )
+            code = servicer.PatchTasks(request_p, ctx()).status.code
+            assert code == (10000 if task_id in model else 54102)
+    listed: list[str] = []
+    page = 1
+    while True:
+        request_l = service_pb2.ListTasksRequest(
+            user_app_id=user_app(), page=page, per_page=per_page
+        )
+        ids_page = [t.id for t in servicer.ListTasks(request_l, ctx()).tasks]
+        listed += ids_page
+        if len(ids_page) < per_page:
+            break
+        page += 1
+    assert listed == model[::-1]
