@@ -7,7 +7,6 @@ strictly typed either way.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, TypeVar, cast
 
 from google.protobuf.message import Message
@@ -17,7 +16,9 @@ _M = TypeVar("_M", bound=Message)
 
 def copy_message(message: _M) -> _M:
     """Return an independent deep copy of ``message``."""
-    return copy.deepcopy(message)
+    new = type(message)()
+    cast(Any, new).CopyFrom(message)
+    return new
 
 
 def assign(target: Message, source: Message) -> None:

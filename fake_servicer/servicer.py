@@ -23,8 +23,8 @@ Choices where the real API is undocumented:
 
 from __future__ import annotations
 
+import os
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Protocol, TypeVar
@@ -33,6 +33,7 @@ import grpc
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from fake_servicer.additional_fields import apply_additional_fields
 from fake_servicer.auth import PatChecker
@@ -139,7 +140,7 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         for task in tasks:
             copy = _copy(task)
             if not copy.id:
-                copy.id = uuid.uuid4().hex
+                copy.id = os.urandom(16).hex()
             copy.user_id, copy.app_id = user_id, app_id
             if not copy.HasField("created_at"):
                 copy.created_at.FromNanoseconds(now)
@@ -266,7 +267,8 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
     ) -> service_pb2.MultiTaskResponse:
         if not request.tasks:
             raise invalid_request("tasks", "must contain at least one task")
-        now = self._now()
+        now = Timestamp()
+        now.FromNanoseconds(self._now())
         seen: set[str] = set()
         new_tasks: list[Task] = []
         for index, sent in enumerate(request.tasks):
@@ -275,14 +277,14 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
             if task.id:
                 check_task_id(task.id, f"{field}.id")
             else:
-                task.id = uuid.uuid4().hex
+                task.id = os.urandom(16).hex()
             if task.id in seen:
                 raise _conflict(task.id, "appears more than once in this request")
             seen.add(task.id)
             check_task_possible(task, field)
             task.user_id, task.app_id = key
-            task.created_at.FromNanoseconds(now)
-            task.modified_at.FromNanoseconds(now)
+            assign(task.created_at, now)
+            assign(task.modified_at, now)
             task.status.Clear()
             task.status.code = status_code_pb2.TASK_IN_PROGRESS
             task.status.description = IN_PROGRESS_DESCRIPTION

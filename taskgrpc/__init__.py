@@ -5,7 +5,8 @@ unless named in the docs (``taskgrpc.requests``, ``taskgrpc.errors``,
 ``taskgrpc.retry``, ``taskgrpc.builders``).
 """
 
-from .aio import AsyncTaskClient, AsyncTaskPager
+from typing import TYPE_CHECKING, Any
+
 from .builders import (
     all_inputs,
     auto_annotation,
@@ -41,6 +42,20 @@ from .errors import (
 from .retry import DEFAULT, RetryPolicy
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from .aio import AsyncTaskClient, AsyncTaskPager
+
+
+def __getattr__(name: str) -> Any:
+    # The async client loads lazily: importing grpc.aio pulls in asyncio, which
+    # sync users should not pay for at import time.
+    if name in ("AsyncTaskClient", "AsyncTaskPager"):
+        from . import aio
+
+        return getattr(aio, name)
+    raise AttributeError(f"module 'taskgrpc' has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT",

@@ -8,7 +8,7 @@ sync or async driver runs.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, cast
 
@@ -37,8 +37,8 @@ def clone(message: M) -> M:
 
 
 def new_task_id() -> str:
-    """A fresh 32-hex task id, the same shape the service gives."""
-    return uuid.uuid4().hex
+    """A fresh random 32-hex task id (128 bits), the shape the service gives."""
+    return os.urandom(16).hex()
 
 
 def with_ids(tasks: Iterable[r.Task]) -> list[r.Task]:

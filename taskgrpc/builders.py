@@ -36,6 +36,8 @@ __all__ = [
 ]
 
 TaskType = r.Task.TaskType
+_TASK_TYPES = frozenset(TaskType.values())
+_TYPE_NOT_SET = r.Task.TYPE_NOT_SET
 _MAX_UINT32 = 2**32 - 1
 
 
@@ -290,9 +292,11 @@ def build_task(
 
 def _worker_ids(worker: r.TaskWorker) -> list[str]:
     """Human worker ids from current and deprecated fields."""
-    ids = [w.user.id for w in worker.workers if w.HasField("user")]
-    ids += list(worker.user_ids)
-    ids += [u.id for u in worker.users]
+    ids = [w.user.id for w in worker.workers if w.HasField("user")] if worker.workers else []
+    if worker.user_ids:
+        ids += worker.user_ids
+    if worker.users:
+        ids += [u.id for u in worker.users]
     return ids
 
 
@@ -310,23 +314,27 @@ def check_task(task: r.Task, *, require_id: bool = False) -> None:
         raise ValidationError(f"expected a clarifai Task message, got {type(task).__name__}")
     if require_id:
         _require_id(task.id, "task.id")
-    if task.type == r.Task.TYPE_NOT_SET and not is_auto_annotation(task):
+    task_type_value = task.type
+    if task_type_value not in _TASK_TYPES:
+        raise ValidationError(f"task.type: unknown task type {task_type_value}")
+    if task_type_value == _TYPE_NOT_SET and not is_auto_annotation(task):
         raise ValidationError(
             "task.type must be set (e.g. CONCEPTS_CLASSIFICATION); TYPE_NOT_SET is only "
             "for an auto-annotation task whose worker is a model or workflow"
         )
-    if task.type not in TaskType.values():
-        raise ValidationError(f"task.type: unknown task type {task.type}")
-    if not task.concepts and not task.concept_ids:
+    concepts, concept_ids = task.concepts, task.concept_ids
+    if not concepts and not concept_ids:
         raise ValidationError("task.concepts must name one concept or more")
-    for i, c in enumerate(task.concepts):
-        _require_id(c.concept.id, f"task.concepts[{i}].concept.id")
-    for i, cid in enumerate(task.concept_ids):
-        _require_id(cid, f"task.concept_ids[{i}]")
+    for i, c in enumerate(concepts):
+        if not c.concept.id.strip():
+            raise ValidationError(f"task.concepts[{i}].concept.id must be a non-empty string")
+    for i, cid in enumerate(concept_ids):
+        if not cid.strip():
+            raise ValidationError(f"task.concept_ids[{i}] must be a non-empty string")
 
     worker = task.worker
     ids = _worker_ids(worker)
-    if len(set(ids)) != len(ids):
+    if len(ids) > 1 and len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise ValidationError(f"task.worker has the duplicate worker id {dup!r}")
     if worker.strategy == r.TaskWorker.PARTITIONED:
@@ -363,9 +371,10 @@ def check_task(task: r.Task, *, require_id: bool = False) -> None:
         _require_id(src.id, f"task.input_source.id (required for {name})")
 
     review = task.review
-    reviewers = [u.id for u in review.users] + list(review.user_ids)
-    if len(set(reviewers)) != len(reviewers):
-        raise ValidationError("task.review has a duplicate reviewer id")
+    if review.users or review.user_ids:
+        reviewers = [u.id for u in review.users] + list(review.user_ids)
+        if len(set(reviewers)) != len(reviewers):
+            raise ValidationError("task.review has a duplicate reviewer id")
     if review.strategy == r.TaskReview.CONSENSUS:
         cinfo = review.consensus_strategy_info
         threshold = cinfo.approval_threshold_labelers or cinfo.approval_threshold

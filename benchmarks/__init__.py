@@ -1,0 +1,1 @@
+"""taskgrpc benchmarks: ``python -m benchmarks``."""

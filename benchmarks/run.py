@@ -1,0 +1,449 @@
+"""taskgrpc against the raw ``V2Stub``, measured in one run, interleaved.
+
+Run ``python -m benchmarks`` (full sizes, writes ``benchmarks/RESULTS.md``) or
+``python -m benchmarks --quick --output PATH`` (tiny sizes, a smoke test).
+The fake server runs in a separate process, so client CPU time is the
+client's alone. Ratios matter; absolute times on a shared 2-core machine are
+noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import gc
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import grpc
+from clarifai_grpc.channel import clarifai_channel
+from clarifai_grpc.grpc.api import resources_pb2 as r
+from clarifai_grpc.grpc.api import service_pb2 as s
+from clarifai_grpc.grpc.api import service_pb2_grpc
+
+import taskgrpc as tg
+
+PAT = "bench-pat"
+USER = "bench"
+
+
+@dataclass
+class Sizes:
+    get_calls: int = 2000
+    get_rounds: int = 7
+    create_tasks: int = 10_000
+    async_gets: int = 5000
+    list_tasks: int = 100_000
+    list_per_page: int = 1000
+    import_runs: int = 21
+
+
+QUICK = Sizes(
+    get_calls=50, get_rounds=2, create_tasks=300, async_gets=200, list_tasks=2500,
+    list_per_page=1000, import_runs=3,
+)
+
+
+@dataclass
+class Row:
+    name: str
+    raw: str
+    taskgrpc: str
+    ratio: str
+    target: str
+    met: bool | None
+    notes: list[str] = field(default_factory=list)
+
+
+# --- the fake, in its own process ---------------------------------------------------------
+
+
+@contextmanager
+def fake_server() -> Iterator[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fake_servicer", "--port", "0", "--pat", PAT],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"fake_servicer did not start: {line!r}")
+        yield line.strip().rsplit(" ", 1)[-1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def raw_channel(target: str) -> grpc.Channel:
+    """The channel both sides use: clarifai's own options, on loopback."""
+    host, port = target.rsplit(":", 1)
+    return clarifai_channel.ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port))
+
+
+def make_task(i: int) -> r.Task:
+    return tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name=f"bench-{i}")
+
+
+def client(target: str, app: str, **kw: Any) -> tg.TaskClient:
+    return tg.TaskClient(pat=PAT, user_id=USER, app_id=app, target=target, secure=False, **kw)
+
+
+def uaid(app: str) -> r.UserAppIDSet:
+    return r.UserAppIDSet(user_id=USER, app_id=app)
+
+
+METADATA = (("authorization", f"Key {PAT}"),)
+
+
+# --- 1. get ------------------------------------------------------------------------------
+
+
+def bench_get(target: str, sz: Sizes) -> list[Row]:
+    app = "get"
+    channel_a, channel_b = raw_channel(target), raw_channel(target)
+    stub = service_pb2_grpc.V2Stub(channel_a)
+    c = client(target, app, channel=channel_b)
+    task_id = c.create(make_task(0)).id
+
+    def raw_loop(n: int) -> None:
+        for _ in range(n):
+            response = stub.GetTask(
+                s.GetTaskRequest(user_app_id=uaid(app), task_id=task_id), metadata=METADATA
+            )
+            assert response.status.code == 10000
+
+    def tg_loop(n: int) -> None:
+        for _ in range(n):
+            c.get(task_id)
+
+    raw_loop(200)
+    tg_loop(200)
+    wall = {"raw": [], "tg": []}  # type: dict[str, list[float]]
+    cpu = {"raw": [], "tg": []}  # type: dict[str, list[float]]
+    for _ in range(sz.get_rounds):
+        for name, fn in (("raw", raw_loop), ("tg", tg_loop)):
+            gc.collect()
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn(sz.get_calls)
+            wall[name].append((time.perf_counter() - w0) / sz.get_calls)
+            cpu[name].append((time.process_time() - c0) / sz.get_calls)
+    ratios = [t / r_ for t, r_ in zip(wall["tg"], wall["raw"], strict=True)]
+    ratio = statistics.median(ratios)
+    overhead = [(t - r_) * 1e6 for t, r_ in zip(cpu["tg"], cpu["raw"], strict=True)]
+    cpu_over = statistics.median(overhead)
+    c.close()
+    channel_a.close()
+    channel_b.close()
+    return [
+        Row(
+            "get: wall time per call",
+            f"{statistics.median(wall['raw']) * 1e6:.0f} µs",
+            f"{statistics.median(wall['tg']) * 1e6:.0f} µs",
+            f"{ratio:.3f}×",
+            "≤ 1.03×",
+            ratio <= 1.03,
+            [f"median of {sz.get_rounds} interleaved rounds of {sz.get_calls} calls"],
+        ),
+        Row(
+            "get: client CPU per call",
+            f"{statistics.median(cpu['raw']) * 1e6:.0f} µs",
+            f"{statistics.median(cpu['tg']) * 1e6:.0f} µs",
+            f"+{cpu_over:.1f} µs",
+            "≤ +15 µs",
+            cpu_over <= 15,
+        ),
+    ]
+
+
+# --- 2. create 10,000 ----------------------------------------------------------------------
+
+
+def bench_create(target: str, sz: Sizes) -> list[Row]:
+    n = sz.create_tasks
+    tasks = [make_task(i) for i in range(n)]
+    channel = raw_channel(target)
+    stub = service_pb2_grpc.V2Stub(channel)
+
+    t0 = time.perf_counter()
+    for task in tasks:
+        response = stub.PostTasks(
+            s.PostTasksRequest(user_app_id=uaid("naive"), tasks=[task]), metadata=METADATA
+        )
+        assert response.status.code == 10000
+    naive = time.perf_counter() - t0
+    channel.close()
+
+    with client(target, "bulk-sync") as c:
+        t0 = time.perf_counter()
+        created = c.create_many(tasks)
+        bulk_sync = time.perf_counter() - t0
+        assert len(created) == n
+
+    async def run_async() -> float:
+        async with tg.AsyncTaskClient(
+            pat=PAT, user_id=USER, app_id="bulk-async", target=target, secure=False
+        ) as ac:
+            t0 = time.perf_counter()
+            out = await ac.create_many(tasks)
+            assert len(out) == n
+            return time.perf_counter() - t0
+
+    bulk_async = asyncio.run(run_async())
+    rows = []
+    for label, secs in (("sync", bulk_sync), ("async", bulk_async)):
+        speedup = naive / secs
+        rows.append(
+            Row(
+                f"create {n:,} tasks: naive loop vs create_many ({label})",
+                f"{naive:.2f} s",
+                f"{secs:.2f} s",
+                f"{speedup:.1f}× faster",
+                "≥ 30× faster",
+                speedup >= 30,
+                ["naive: one PostTasks per task on the raw stub; create_many: batches of 128, "
+                 "8 in flight"],
+            )
+        )
+    return rows
+
+
+# --- 3. async fan-out ----------------------------------------------------------------------
+
+
+def bench_async(target: str, sz: Sizes) -> list[Row]:
+    app = "fanout"
+    with client(target, app) as c:
+        task_id = c.create(make_task(0)).id
+        c.get(task_id)
+        t0 = time.perf_counter()
+        for _ in range(sz.async_gets):
+            c.get(task_id)
+        sync_rate = sz.async_gets / (time.perf_counter() - t0)
+
+    async def fan_out() -> float:
+        async with tg.AsyncTaskClient(
+            pat=PAT, user_id=USER, app_id=app, target=target, secure=False
+        ) as ac:
+            await ac.get(task_id)
+            sem = asyncio.Semaphore(64)
+
+            async def one() -> None:
+                async with sem:
+                    await ac.get(task_id)
+
+            t0 = time.perf_counter()
+            await asyncio.gather(*(one() for _ in range(sz.async_gets)))
+            return sz.async_gets / (time.perf_counter() - t0)
+
+    async_rate = asyncio.run(fan_out())
+    ratio = async_rate / sync_rate
+    return [
+        Row(
+            "get throughput: async 64 in flight vs sync sequential",
+            f"{sync_rate:,.0f}/s (sync)",
+            f"{async_rate:,.0f}/s (async)",
+            f"{ratio:.2f}×",
+            "≥ 1.5×",
+            ratio >= 1.5,
+            [f"{sz.async_gets:,} gets each"],
+        )
+    ]
+
+
+# --- 4. list 100,000 -----------------------------------------------------------------------
+
+
+def bench_list(target: str, sz: Sizes) -> list[Row]:
+    app = "list"
+    n, per_page = sz.list_tasks, sz.list_per_page
+    with client(target, app) as c:
+        c.create_many((make_task(i) for i in range(n)), batch_size=1000, concurrency=4)
+    channel_a, channel_b = raw_channel(target), raw_channel(target)
+    stub = service_pb2_grpc.V2Stub(channel_a)
+    c = client(target, app, channel=channel_b)
+
+    def raw_list() -> int:
+        count, page = 0, 1
+        while True:
+            response = stub.ListTasks(
+                s.ListTasksRequest(user_app_id=uaid(app), page=page, per_page=per_page),
+                metadata=METADATA,
+            )
+            assert response.status.code == 10000
+            for task in response.tasks:
+                count += len(task.id) > 0
+            if len(response.tasks) < per_page:
+                return count
+            page += 1
+
+    def tg_list() -> int:
+        return sum(len(task.id) > 0 for task in c.list(per_page=per_page))
+
+    def one_page() -> int:
+        tasks = c.list(per_page=per_page).pages().__next__()
+        return len(tasks)
+
+    def measure(fn: Callable[[], int]) -> tuple[float, int, int]:
+        gc.collect()
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        count = fn()
+        secs = time.perf_counter() - t0
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        return secs, peak, count
+
+    times: dict[str, list[float]] = {"raw": [], "tg": []}
+    peaks: dict[str, int] = {"raw": 0, "tg": 0}
+    rounds = 3
+    for _ in range(rounds):
+        for name, fn in (("raw", raw_list), ("tg", tg_list)):
+            gc.collect()
+            t0 = time.perf_counter()
+            assert fn() == n
+            times[name].append(time.perf_counter() - t0)
+    for name, fn in (("raw", raw_list), ("tg", tg_list)):
+        _, peaks[name], count = measure(fn)
+        assert count == n
+    _, page_peak, _ = measure(one_page)
+    ratio = statistics.median(
+        t / r_ for t, r_ in zip(times["tg"], times["raw"], strict=True)
+    )
+    c.close()
+    channel_a.close()
+    channel_b.close()
+    return [
+        Row(
+            f"list {n:,} tasks ({per_page}/page): time",
+            f"{statistics.median(times['raw']):.2f} s",
+            f"{statistics.median(times['tg']):.2f} s",
+            f"{ratio:.3f}×",
+            "≤ 1.05×",
+            ratio <= 1.05,
+            [f"median of {rounds} interleaved rounds"],
+        ),
+        Row(
+            f"list {n:,} tasks: peak traced memory",
+            f"{peaks['raw'] / 1e6:.2f} MB",
+            f"{peaks['tg'] / 1e6:.2f} MB",
+            f"{peaks['tg'] / page_peak:.2f} pages",
+            "< 3 pages",
+            peaks["tg"] < 3 * page_peak,
+            [f"one page of {per_page} held by the pager peaks at {page_peak / 1e6:.2f} MB"],
+        ),
+    ]
+
+
+# --- 5. import time ------------------------------------------------------------------------
+
+
+def bench_import(sz: Sizes) -> list[Row]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # measure as installed: with bytecode caches
+    base = "import clarifai_grpc.grpc.api.service_pb2_grpc"
+    ours = "import taskgrpc"
+    times: dict[str, list[float]] = {base: [], ours: []}
+    for stmt in (base, ours):
+        subprocess.run([sys.executable, "-c", stmt], env=env, check=True)  # warm caches
+    for _ in range(sz.import_runs):
+        for stmt in (base, ours):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-c", stmt], env=env, check=True)
+            times[stmt].append(time.perf_counter() - t0)
+    b, o = statistics.median(times[base]), statistics.median(times[ours])
+    over = (o - b) * 1e3
+    return [
+        Row(
+            "import: `import taskgrpc` vs clarifai-grpc's service_pb2_grpc",
+            f"{b * 1e3:.0f} ms",
+            f"{o * 1e3:.0f} ms",
+            f"+{over:.1f} ms",
+            "≤ +20 ms",
+            over <= 20,
+            [f"median of {sz.import_runs} interleaved fresh interpreters, with .pyc caches"],
+        )
+    ]
+
+
+# --- report --------------------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| benchmark | raw V2Stub / baseline | taskgrpc | ratio | target | met |",
+        "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        met = "—" if row.met is None else ("yes" if row.met else "**no**")
+        lines.append(
+            f"| {row.name} | {row.raw} | {row.taskgrpc} | {row.ratio} | {row.target} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    return (
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"grpcio {grpc.__version__}, {platform.machine()} {platform.system()}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke test)")
+    parser.add_argument(
+        "--output", type=Path, default=Path(__file__).with_name("RESULTS.md"),
+        help="where to write the markdown results",
+    )
+    parser.add_argument(
+        "--only", choices=("get", "create", "async", "list", "import"), action="append"
+    )
+    args = parser.parse_args(argv)
+    sz = QUICK if args.quick else Sizes()
+    only = set(args.only or ("get", "create", "async", "list", "import"))
+    rows: list[Row] = []
+    started = time.perf_counter()
+    with fake_server() as target:
+        if "get" in only:
+            rows += bench_get(target, sz)
+        if "create" in only:
+            rows += bench_create(target, sz)
+        if "async" in only:
+            rows += bench_async(target, sz)
+        if "list" in only:
+            rows += bench_list(target, sz)
+    if "import" in only:
+        rows += bench_import(sz)
+    elapsed = time.perf_counter() - started
+    text = table(rows)
+    print(text)
+    notes = [f"- {row.name}: {note}" for row in rows for note in row.notes]
+    today = dt.date.today().isoformat()
+    doc = (
+        f"# Benchmark results\n\n"
+        f"Run on {today}, {machine()}{' (quick sizes)' if args.quick else ''}, "
+        f"in {elapsed:.0f} s, with `python -m benchmarks`.\n"
+        f"The fake server ran in its own process on loopback; both sides used equal "
+        f"channels made by `ClarifaiChannel.get_insecure_grpc_channel`.\n\n"
+        f"{text}\n\n" + "\n".join(notes) + "\n"
+    )
+    args.output.write_text(doc, encoding="utf-8")
+    print(f"\nwrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
