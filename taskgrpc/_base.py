@@ -9,7 +9,7 @@ sync or async driver runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence, Sized
 from typing import Any, TypeVar, cast
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
@@ -341,7 +341,7 @@ class PageSource:
         self.per_page = first.per_page
         self._budget = budget
 
-    def op(self, page: int) -> _ops.Op[list[r.Task]]:
+    def op(self, page: int) -> _ops.Op[Sequence[r.Task]]:
         if page == 1:
             request = self.first
         else:
@@ -349,6 +349,6 @@ class PageSource:
             request.page = page
         return _ops.list_page(request, self._budget())
 
-    def is_last(self, tasks: list[r.Task]) -> bool:
+    def is_last(self, tasks: Sized) -> bool:
         """A short (or empty) page ends the listing: the API has no total or token."""
         return len(tasks) < self.per_page

@@ -183,9 +183,10 @@ def get(request: s.GetTaskRequest, budget: Budget) -> Op[r.Task]:
     return response.task  # type: ignore[no-any-return]
 
 
-def list_page(request: s.ListTasksRequest, budget: Budget) -> Op[list[r.Task]]:
+def list_page(request: s.ListTasksRequest, budget: Budget) -> Op[Sequence[r.Task]]:
+    """One page's tasks: the response's own repeated field, not a copy."""
     response = yield from rpc("ListTasks", request, budget)
-    return list(response.tasks)
+    return response.tasks  # type: ignore[no-any-return]
 
 
 def patch(request: s.PatchTasksRequest, budget: Budget) -> Op[list[r.Task]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -314,6 +314,10 @@ class AsyncTaskPager:
 
     async def pages(self) -> AsyncIterator[list[r.Task]]:
         """Each non-empty page's tasks, as a list."""
+        async for tasks in self._raw_pages():
+            yield list(tasks)
+
+    async def _raw_pages(self) -> AsyncIterator[Sequence[r.Task]]:
         run, source = self._client._run, self._source
         page = 1
         if not self._prefetch:
@@ -339,6 +343,6 @@ class AsyncTaskPager:
             pending.cancel()
 
     async def __aiter__(self) -> AsyncIterator[r.Task]:
-        async for tasks in self.pages():
+        async for tasks in self._raw_pages():
             for task in tasks:
                 yield task

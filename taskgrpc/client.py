@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -337,6 +337,10 @@ class TaskPager:
 
     def pages(self) -> Iterator[list[r.Task]]:
         """Each non-empty page's tasks, as a list."""
+        for tasks in self._raw_pages():
+            yield list(tasks)
+
+    def _raw_pages(self) -> Iterator[Sequence[r.Task]]:
         run, source = self._client._run, self._source
         if not self._prefetch:
             page = 1
@@ -349,7 +353,7 @@ class TaskPager:
                 page += 1
         with ThreadPoolExecutor(1, thread_name_prefix="taskgrpc-prefetch") as pool:
             page = 1
-            pending: Future[list[r.Task]] = pool.submit(run, source.op(page))
+            pending: Future[Sequence[r.Task]] = pool.submit(run, source.op(page))
             try:
                 while True:
                     tasks = pending.result()
@@ -364,5 +368,5 @@ class TaskPager:
                 pending.cancel()
 
     def __iter__(self) -> Iterator[r.Task]:
-        for tasks in self.pages():
+        for tasks in self._raw_pages():
             yield from tasks
