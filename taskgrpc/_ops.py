@@ -98,7 +98,7 @@ def _client_deadline(method: str) -> DeadlineExceededError:
     import grpc
 
     return DeadlineExceededError(
-        grpc.StatusCode.DEADLINE_EXCEEDED, "the call's time budget ran out", method
+        grpc.StatusCode.DEADLINE_EXCEEDED, "the call's time budget ran out", method, sent=False
     )
 
 
@@ -110,6 +110,8 @@ def send(method: str, request: Any, budget: Budget, attempt: int) -> Op[Any]:
     if budget.limiter is not None:
         wait = budget.limiter.reserve()
         if wait > 0:
+            if budget.deadline is not None and time.monotonic() + wait >= budget.deadline:
+                raise _client_deadline(method)
             yield Sleep(wait)
     timeout = budget.remaining(method)
     start = time.perf_counter()
@@ -211,6 +213,7 @@ def existing(ids: Sequence[str], budget: Budget) -> Op[dict[str, r.Task]]:
     for start in range(0, len(unique), rq.MAX_PER_PAGE):
         chunk = unique[start : start + rq.MAX_PER_PAGE]
         request = rq.list_tasks(budget.uaid, ids=chunk, per_page=rq.MAX_PER_PAGE)
+        request.including_label_order_tasks = True  # else tasks of a label order are hidden
         for task in (yield from list_page(request, budget)):
             found[task.id] = task
     return found
@@ -225,7 +228,10 @@ def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
       looked up first, and only the missing ones are posted again. A conflict
       after such a failure means the earlier attempt landed late; it is
       reconciled the same way.
-    * Without ids, an unknown outcome raises :class:`OutcomeUnknownError`.
+    * Without ids, an unknown outcome raises :class:`OutcomeUnknownError`; so
+      does running out of attempts or time before the lookup settles it.
+    * A permanent error after a lookup is raised as it is: the lookup settled
+      which tasks exist, and the failed attempt created none.
 
     Returns the created tasks in input order.
     """

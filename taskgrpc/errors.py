@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf.message import Message
 
 if TYPE_CHECKING:
     from clarifai_grpc.grpc.api.resources_pb2 import Task
@@ -136,17 +137,22 @@ class TransportError(TaskgrpcError):
     """The gRPC call failed before a body status could be read.
 
     ``grpc_code`` is the ``grpc.StatusCode``; ``details`` its text (redacted).
+    ``sent`` is False when the client gave up before sending anything (its
+    deadline ran out first), so the call surely had no effect.
     """
 
-    def __init__(self, grpc_code: grpc.StatusCode, details: str = "", method: str = "") -> None:
+    def __init__(
+        self, grpc_code: grpc.StatusCode, details: str = "", method: str = "", sent: bool = True
+    ) -> None:
         self.grpc_code = grpc_code
         self.details = details
         self.method = method
+        self.sent = sent
         text = f"{method}: gRPC {grpc_code.name}"
         super().__init__(f"{text}: {details}" if details else text)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.grpc_code, self.details, self.method))
+        return (type(self), (self.grpc_code, self.details, self.method, self.sent))
 
 
 class UnavailableError(TransportError):
@@ -179,6 +185,9 @@ class OutcomeUnknownError(TaskgrpcError):
             f"not exist ({cause}); {hint}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), _pack([self.tasks, self.cause])))
+
 
 class BulkError(TaskgrpcError):
     """Some items of a bulk call failed; nothing is silently lost.
@@ -207,6 +216,10 @@ class BulkError(TaskgrpcError):
             f"first error: {first}"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        args = [self.operation, self.items, self.results, self.errors]
+        return (_rebuild, (type(self), _pack(args)))
+
     @property
     def succeeded(self) -> list[Any]:
         return [r for i, r in enumerate(self.results) if i not in self.errors]
@@ -214,6 +227,49 @@ class BulkError(TaskgrpcError):
     @property
     def failed_items(self) -> list[Any]:
         return [self.items[i] for i in self.errors]
+
+
+def _pack(value: Any) -> Any:
+    """``value`` with protobuf messages turned into bytes, for pickling.
+
+    clarifai-grpc's message classes name a module that does not exist
+    (``proto.clarifai.api...``), so pickle cannot find them by reference.
+    """
+    if isinstance(value, Message):
+        return _Packed(type(value).DESCRIPTOR.full_name, value.SerializeToString())
+    if isinstance(value, list):
+        return [_pack(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _pack(v) for k, v in value.items()}
+    return value
+
+
+def _unpack(value: Any) -> Any:
+    if isinstance(value, _Packed):
+        return value.load()
+    if isinstance(value, list):
+        return [_unpack(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _unpack(v) for k, v in value.items()}
+    return value
+
+
+class _Packed:
+    """A serialized protobuf message of a clarifai type, by its full name."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name, self.data = name, data
+
+    def load(self) -> Message:
+        from google.protobuf import symbol_database
+
+        cls = symbol_database.Default().GetSymbol(self.name)
+        message: Message = cls.FromString(self.data)
+        return message
+
+
+def _rebuild(cls: type[Any], packed: list[Any]) -> Any:
+    return cls(*_unpack(packed))
 
 
 # --- mapping from the wire ---------------------------------------------------

@@ -140,7 +140,11 @@ def classify(error: TaskgrpcError) -> Transience:
             return Transience.NOTHING_DONE
         if error.code in OUTCOME_UNKNOWN_CODES:
             return Transience.OUTCOME_UNKNOWN
-    elif isinstance(error, TransportError) and error.grpc_code in _OUTCOME_UNKNOWN_GRPC:
+    elif (
+        isinstance(error, TransportError)
+        and error.sent
+        and error.grpc_code in _OUTCOME_UNKNOWN_GRPC
+    ):
         return Transience.OUTCOME_UNKNOWN
     return Transience.PERMANENT
 
