@@ -7,6 +7,7 @@ unless named in the docs (``taskgrpc.requests``, ``taskgrpc.errors``,
 
 from typing import TYPE_CHECKING, Any
 
+from . import _pickling  # noqa: F401 - makes Task messages picklable
 from .builders import (
     all_inputs,
     auto_annotation,

@@ -17,8 +17,9 @@
     ├── OutcomeUnknownError                 a create may or may not have happened
     └── BulkError                           some items of a bulk call failed
 
-Messages never contain the PAT: every text that came from the wire is redacted
-with the client's key before it is stored on an exception.
+Errors pickle (tasks travel as bytes, see ``_pickling``). Messages never
+contain the PAT: every text that came from the wire is redacted with the
+client's key before it is stored on an exception.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2
-from google.protobuf.message import Message
 
 if TYPE_CHECKING:
     from clarifai_grpc.grpc.api.resources_pb2 import Task
@@ -186,7 +186,7 @@ class OutcomeUnknownError(TaskgrpcError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild, (type(self), _pack([self.tasks, self.cause])))
+        return (type(self), (self.tasks, self.cause))
 
 
 class BulkError(TaskgrpcError):
@@ -217,8 +217,7 @@ class BulkError(TaskgrpcError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        args = [self.operation, self.items, self.results, self.errors]
-        return (_rebuild, (type(self), _pack(args)))
+        return (type(self), (self.operation, self.items, self.results, self.errors))
 
     @property
     def succeeded(self) -> list[Any]:
@@ -227,49 +226,6 @@ class BulkError(TaskgrpcError):
     @property
     def failed_items(self) -> list[Any]:
         return [self.items[i] for i in self.errors]
-
-
-def _pack(value: Any) -> Any:
-    """``value`` with protobuf messages turned into bytes, for pickling.
-
-    clarifai-grpc's message classes name a module that does not exist
-    (``proto.clarifai.api...``), so pickle cannot find them by reference.
-    """
-    if isinstance(value, Message):
-        return _Packed(type(value).DESCRIPTOR.full_name, value.SerializeToString())
-    if isinstance(value, list):
-        return [_pack(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _pack(v) for k, v in value.items()}
-    return value
-
-
-def _unpack(value: Any) -> Any:
-    if isinstance(value, _Packed):
-        return value.load()
-    if isinstance(value, list):
-        return [_unpack(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _unpack(v) for k, v in value.items()}
-    return value
-
-
-class _Packed:
-    """A serialized protobuf message of a clarifai type, by its full name."""
-
-    def __init__(self, name: str, data: bytes) -> None:
-        self.name, self.data = name, data
-
-    def load(self) -> Message:
-        from google.protobuf import symbol_database
-
-        cls = symbol_database.Default().GetSymbol(self.name)
-        message: Message = cls.FromString(self.data)
-        return message
-
-
-def _rebuild(cls: type[Any], packed: list[Any]) -> Any:
-    return cls(*_unpack(packed))
 
 
 # --- mapping from the wire ---------------------------------------------------
