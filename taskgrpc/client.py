@@ -77,6 +77,9 @@ class TaskClient(ClientCore):
     # --- connection -------------------------------------------------------------------
 
     def _connect(self) -> dict[str, Any]:
+        if self._pid != os.getpid():
+            # A forked child: the parent's lock may have been held at fork time.
+            self._lock = threading.Lock()
         with self._lock:
             if self._closed:
                 raise TaskgrpcError("the client is closed")
