@@ -25,10 +25,12 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import requests as rq
+from .builders import same_task
 from .errors import (
     ConflictError,
     DeadlineExceededError,
     OutcomeUnknownError,
+    ServerError,
     TaskgrpcError,
     api_error,
 )
@@ -227,7 +229,8 @@ def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
       retried only when every task has an id: the tasks that now exist are
       looked up first, and only the missing ones are posted again. A conflict
       after such a failure means the earlier attempt landed late; it is
-      reconciled the same way.
+      reconciled the same way. A task found under one of our ids but with
+      other content is someone else's: that raises ConflictError.
     * Without ids, an unknown outcome raises :class:`OutcomeUnknownError`; so
       does running out of attempts or time before the lookup settles it.
     * A permanent error after a lookup is raised as it is: the lookup settled
@@ -240,13 +243,18 @@ def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
     pending = list(tasks)
     uncertain = False
     attempt = 0
+    last_error: TaskgrpcError | None = None
     while True:
         attempt += 1
         if uncertain:
             try:
-                done.update((yield from existing([t.id for t in pending], budget)))
+                found = yield from existing([t.id for t in pending], budget)
             except TaskgrpcError as err:
                 raise OutcomeUnknownError(pending, err) from err
+            for task in pending:
+                if task.id in found and not same_task(task, found[task.id]):
+                    raise _foreign_conflict(task.id)
+            done.update(found)
             pending = [t for t in pending if t.id not in done]
             if not pending:
                 break
@@ -264,15 +272,40 @@ def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
                 uncertain and isinstance(err, ConflictError)
             ):
                 raise
-            try:
-                yield from backoff(err, "PostTasks", attempt, budget)
-            except TaskgrpcError:
-                if uncertain:
-                    raise OutcomeUnknownError(pending, err) from err
-                raise
-            continue
-        if not have_ids:
-            return list(response.tasks)
-        done.update((task.id, task) for task in response.tasks)
-        break
+            last_error = err
+        else:
+            if not have_ids:
+                return list(response.tasks)
+            done.update((task.id, task) for task in response.tasks)
+            pending = [t for t in pending if t.id not in done]
+            if not pending:
+                break
+            # SUCCESS, yet some tasks are missing from the answer: look them up.
+            uncertain = True
+            last_error = OutcomeUnknownError(pending, _incomplete_answer(len(pending)))
+        try:
+            yield from backoff(last_error, "PostTasks", attempt, budget)
+        except TaskgrpcError:
+            if uncertain:
+                raise OutcomeUnknownError(pending, last_error) from last_error
+            raise
     return [done[t.id] for t in tasks]
+
+
+def _foreign_conflict(task_id: str) -> ConflictError:
+    return ConflictError(
+        code=status_code_pb2.TASK_CONFLICT,
+        description=(
+            f"task id {task_id!r} is taken by a task with other content; "
+            "it was not created by this call"
+        ),
+        method="PostTasks",
+    )
+
+
+def _incomplete_answer(missing: int) -> ServerError:
+    return ServerError(
+        code=status_code_pb2.FAILURE,
+        description=f"PostTasks answered SUCCESS without {missing} of the tasks sent",
+        method="PostTasks",
+    )

@@ -300,6 +300,35 @@ def _worker_ids(worker: r.TaskWorker) -> list[str]:
     return ids
 
 
+def _fingerprint(task: r.Task) -> tuple[object, ...]:
+    """What identifies a task's content, whichever field forms the service echoes back."""
+    concepts = {c.concept.id for c in task.concepts} | set(task.concept_ids)
+    worker = task.worker
+    workers = set(_worker_ids(worker))
+    workers |= {w.model.id for w in worker.workers if w.HasField("model")}
+    workers |= {w.workflow.id for w in worker.workers if w.HasField("workflow")}
+    reviewers = {u.id for u in task.review.users} | set(task.review.user_ids)
+    return (
+        task.type,
+        task.name,
+        task.description,
+        task.sample_ms,
+        task.input_source.type,
+        task.input_source.id,
+        frozenset(concepts),
+        worker.strategy,
+        frozenset(workers),
+        task.review.strategy,
+        frozenset(reviewers),
+        task.label_order_id,
+    )
+
+
+def same_task(sent: r.Task, stored: r.Task) -> bool:
+    """Whether ``stored`` is the task ``sent`` (same content), not another one under its id."""
+    return _fingerprint(sent) == _fingerprint(stored)
+
+
 def is_auto_annotation(task: r.Task) -> bool:
     """Whether the task's worker is a model or a workflow."""
     return any(w.HasField("model") or w.HasField("workflow") for w in task.worker.workers)

@@ -14,6 +14,7 @@ accept the product of the two.
 from __future__ import annotations
 
 import enum
+import math
 import random
 import threading
 import time
@@ -66,6 +67,12 @@ class RetryPolicy:
             raise ValidationError("RetryPolicy.max_attempts must be an integer")
         if self.max_attempts < 1:
             raise ValidationError("RetryPolicy.max_attempts must be >= 1")
+        for name in ("initial_backoff", "max_backoff", "multiplier"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValidationError(f"RetryPolicy.{name} must be a number, got {value!r}")
+            if not math.isfinite(value):
+                raise ValidationError(f"RetryPolicy.{name} must be finite, got {value!r}")
         if not 0 <= self.initial_backoff <= self.max_backoff:
             raise ValidationError("RetryPolicy needs 0 <= initial_backoff <= max_backoff")
         if self.multiplier < 1:
