@@ -506,3 +506,23 @@ def test_budget_remaining(clock):
         b.remaining("GetTask")
     assert info.value.method == "GetTask"
     assert budget(timeout=None).remaining("GetTask") is None
+
+
+def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
+    # The id was already taken by a task with other content: the lookup after an unknown
+    # outcome must not pass that task off as the one we created.
+    other = stored(A)
+    other.name = "somebody else's task"
+    driver = ScriptedDriver([unavailable("PostTasks"), multi(other)], clock)
+    with pytest.raises(e.ConflictError) as info:
+        driver.run(_ops.create([A], budget()))
+    assert A.id in info.value.description
+    assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
+
+
+def test_create_success_that_leaves_out_a_task_looks_it_up(clock):
+    # SUCCESS, but the answer lacks B: B is looked up rather than a KeyError escaping.
+    driver = ScriptedDriver([multi(stored(A)), multi(stored(B))], clock)
+    assert driver.run(_ops.create([A, B], budget())) == [stored(A), stored(B)]
+    assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
+    assert driver.calls[1].request == lookup([B.id])
