@@ -9,8 +9,9 @@ sync or async driver runs.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Sequence, Sized
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
@@ -19,6 +20,7 @@ from google.protobuf.message import Message
 from . import _ops
 from . import requests as rq
 from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, from_env
+from ._stub import TaskStub
 from .builders import check_task
 from .errors import BulkError, TaskgrpcError, ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
@@ -118,8 +120,16 @@ class Bulk:
         return results
 
 
-class ClientCore:
-    """Settings and operation builders behind ``TaskClient`` and ``AsyncTaskClient``."""
+ChannelT = TypeVar("ChannelT")
+C = TypeVar("C", bound="ClientCore[Any]")
+
+
+class ClientCore(Generic[ChannelT]):
+    """Settings, connection state and operation builders behind both clients.
+
+    ``ChannelT`` is ``grpc.Channel`` for ``TaskClient`` and ``grpc.aio.Channel``
+    for ``AsyncTaskClient``; each subclass opens, closes and drives its own.
+    """
 
     def __init__(
         self,
@@ -129,7 +139,7 @@ class ClientCore:
         app_id: str,
         target: str = DEFAULT_TARGET,
         secure: bool = True,
-        channel: Any = None,
+        channel: ChannelT | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         retry: RetryArg = DEFAULT,
         max_rps: float | None = None,
@@ -148,10 +158,33 @@ class ClientCore:
             has_channel=channel is not None,
         )
         self._limiter = TokenBucket(max_rps) if max_rps is not None else None
+        self._given_channel = channel
+        self._channel: ChannelT | None = channel
+        self._methods: dict[str, Any] | None = (
+            TaskStub(channel).methods if channel is not None else None
+        )
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+        self._closed = False
 
     @classmethod
-    def _env_kwargs(cls, overrides: dict[str, Any]) -> dict[str, Any]:
-        return from_env(overrides)
+    def from_env(cls: type[C], **overrides: Any) -> C:
+        """A client from ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID`` and
+        ``CLARIFAI_GRPC_BASE`` (host or host:port); keyword ``overrides`` win, and a
+        missing variable raises ValidationError naming it."""
+        return cls(**from_env(overrides))
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the settings only, never a channel: the copy reconnects lazily."""
+        if self._given_channel is not None:
+            raise TypeError(
+                f"a {type(self).__name__} built on a caller's channel cannot be pickled; "
+                "pickle one that opens its own channel (target=...)"
+            )
+        return self._config.settings()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state)  # type: ignore[misc]
 
     # --- properties -------------------------------------------------------------------
 

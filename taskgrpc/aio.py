@@ -21,7 +21,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops
 from ._base import Bulk, ClientCore, PageSource, Progress, RetryArg
-from ._config import CHANNEL_OPTIONS, DEFAULT_TARGET, DEFAULT_TIMEOUT
+from ._config import CHANNEL_OPTIONS
 from ._stub import TaskStub
 from .errors import TaskgrpcError, transport_error
 from .retry import DEFAULT
@@ -31,50 +31,14 @@ __all__ = ["AsyncTaskClient", "AsyncTaskPager"]
 T = TypeVar("T")
 
 
-class AsyncTaskClient(ClientCore):
+class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
     """The asyncio twin of :class:`~taskgrpc.TaskClient`.
 
     Use ``async with AsyncTaskClient(...) as client:`` or ``await client.close()``.
     With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
     """
 
-    def __init__(
-        self,
-        *,
-        pat: str,
-        user_id: str,
-        app_id: str,
-        target: str = DEFAULT_TARGET,
-        secure: bool = True,
-        channel: grpc.aio.Channel | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retry: RetryArg = DEFAULT,
-        max_rps: float | None = None,
-        allow_insecure: bool = False,
-    ) -> None:
-        super().__init__(
-            pat=pat,
-            user_id=user_id,
-            app_id=app_id,
-            target=target,
-            secure=secure,
-            channel=channel,
-            timeout=timeout,
-            retry=retry,
-            max_rps=max_rps,
-            allow_insecure=allow_insecure,
-        )
-        self._given_channel = channel
-        self._channel: grpc.aio.Channel | None = channel
-        self._methods: dict[str, Any] | None = TaskStub(channel).methods if channel else None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._pid = os.getpid()
-        self._closed = False
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> AsyncTaskClient:
-        """A client from the ``CLARIFAI_*`` variables; keyword ``overrides`` win."""
-        return cls(**cls._env_kwargs(overrides))
+    _loop: asyncio.AbstractEventLoop | None = None  # the loop the own channel belongs to
 
     # --- connection -------------------------------------------------------------------
 
@@ -121,14 +85,6 @@ class AsyncTaskClient(ClientCore):
         tb: TracebackType | None,
     ) -> None:
         await self.close()
-
-    def __getstate__(self) -> dict[str, Any]:
-        if self._given_channel is not None:
-            raise TypeError("an AsyncTaskClient built on a caller's channel cannot be pickled")
-        return self._config.settings()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
 
     # --- the driver -------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops
 from ._base import Bulk, ClientCore, PageSource, Progress, RetryArg
-from ._config import CHANNEL_OPTIONS, DEFAULT_TARGET, DEFAULT_TIMEOUT
+from ._config import CHANNEL_OPTIONS
 from ._stub import TaskStub
 from .errors import TaskgrpcError, transport_error
 from .retry import DEFAULT
@@ -25,7 +25,7 @@ __all__ = ["TaskClient", "TaskPager"]
 T = TypeVar("T")
 
 
-class TaskClient(ClientCore):
+class TaskClient(ClientCore[grpc.Channel]):
     """A thread-safe client for Clarifai tasks over gRPC.
 
     Share one per process. It opens its channel lazily, on first use, and again
@@ -34,45 +34,6 @@ class TaskClient(ClientCore):
     budget of the call, retries included) and ``retry=`` (a
     :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
     """
-
-    def __init__(
-        self,
-        *,
-        pat: str,
-        user_id: str,
-        app_id: str,
-        target: str = DEFAULT_TARGET,
-        secure: bool = True,
-        channel: grpc.Channel | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retry: RetryArg = DEFAULT,
-        max_rps: float | None = None,
-        allow_insecure: bool = False,
-    ) -> None:
-        super().__init__(
-            pat=pat,
-            user_id=user_id,
-            app_id=app_id,
-            target=target,
-            secure=secure,
-            channel=channel,
-            timeout=timeout,
-            retry=retry,
-            max_rps=max_rps,
-            allow_insecure=allow_insecure,
-        )
-        self._given_channel = channel
-        self._channel: grpc.Channel | None = channel
-        self._methods: dict[str, Any] | None = TaskStub(channel).methods if channel else None
-        self._pid = os.getpid()
-        self._lock = threading.Lock()
-        self._closed = False
-
-    @classmethod
-    def from_env(cls, **overrides: Any) -> TaskClient:
-        """A client from ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID`` and
-        ``CLARIFAI_GRPC_BASE`` (host or host:port); keyword ``overrides`` win."""
-        return cls(**cls._env_kwargs(overrides))
 
     # --- connection -------------------------------------------------------------------
 
@@ -118,17 +79,6 @@ class TaskClient(ClientCore):
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __getstate__(self) -> dict[str, Any]:
-        if self._given_channel is not None:
-            raise TypeError(
-                "a TaskClient built on a caller's channel cannot be pickled; "
-                "pickle one that opens its own channel (target=...)"
-            )
-        return self._config.settings()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
 
     # --- the driver -------------------------------------------------------------------
 
