@@ -105,7 +105,7 @@ async def test_progress_reaches_total(aclient):
     assert [n for _, n in seen] == [10] * 4
     done = [d for d, _ in seen]
     assert done == sorted(done) and done[-1] == 10  # grows to the total, once per batch
-    steps = [b - a for a, b in zip([0, *done], done)]
+    steps = [b - a for a, b in zip([0, *done], done, strict=False)]
     assert sorted(steps) == [1, 3, 3, 3]  # batches of 3, 3, 3 and 1, in any order
 
 
