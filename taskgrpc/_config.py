@@ -21,6 +21,8 @@ DEFAULT_TIMEOUT = 30.0
 CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.max_receive_message_length", 1024 * 1024 * 1024),
     ("grpc.max_send_message_length", 1024 * 1024 * 1024),
+    # a channel made in a forked child must not pick up a connection inherited from the parent
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 
 ENV_PAT = "CLARIFAI_PAT"

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from google.protobuf.message import Message
 from . import requests as rq
 from ._base import clone
 from ._config import ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
-from .builders import check_task
+from .builders import check_task, same_task
 from .client import TaskClient
 from .errors import ApiError, BulkError, TaskgrpcError, ValidationError, code_name
 
@@ -39,10 +40,13 @@ class UsageError(Exception):
 
 @dataclass
 class Line:
-    """One input item: where it came from, its raw JSON, and its task (None if invalid)."""
+    """One input item: its line number, its text as read, and its task (None if invalid).
+
+    A failed item is written back as ``text``, unchanged, so a failures file re-runs.
+    """
 
     number: int
-    raw: Any
+    text: str
     task: r.Task | None = None
     error: str = ""
 
@@ -61,6 +65,8 @@ def read_items(path: str) -> Iterator[tuple[int, str]]:
     stream = _open_input(path)
     try:
         text = stream.read()
+    except UnicodeDecodeError as err:
+        raise UsageError(f"{path}: not UTF-8 text ({err.reason} at byte {err.start})") from None
     finally:
         if stream is not sys.stdin:
             stream.close()
@@ -72,7 +78,9 @@ def read_items(path: str) -> Iterator[tuple[int, str]]:
         for i, item in enumerate(items, 1):
             yield i, json.dumps(item)
         return
-    for number, line in enumerate(text.splitlines(), 1):
+    # Split on "\n" only: JSON strings may hold U+2028 and the like, which splitlines() breaks on.
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if line.strip():
             yield number, line
 
@@ -82,13 +90,13 @@ def parse_tasks(path: str, *, require_id: bool) -> list[Line]:
     lines: list[Line] = []
     label = "<stdin>" if path == "-" else path
     for number, text in read_items(path):
-        line = Line(number, None)
+        line = Line(number, text)
         try:
-            line.raw = json.loads(text)
-            if not isinstance(line.raw, dict):
+            raw = json.loads(text)
+            if not isinstance(raw, dict):
                 raise ValidationError("expected a JSON object (one task)")
             task = r.Task()
-            json_format.ParseDict(line.raw, task)
+            json_format.ParseDict(raw, task)
             check_task(task, require_id=require_id)
             line.task = task
         except (ValueError, json_format.ParseError) as err:
@@ -120,7 +128,9 @@ def row(task: r.Task) -> dict[str, str]:
         "type": r.Task.TaskType.Name(task.type),
         "strategy": r.TaskWorker.TaskWorkerStrategy.Name(task.worker.strategy),
         "workers": ",".join(workers),
-        "review": r.TaskReview.TaskReviewStrategy.Name(task.review.strategy),
+        "review": r.TaskReview.TaskReviewStrategy.Name(task.review.strategy)
+        if task.review.strategy
+        else "",
         "status": _status_name(task.status.code),
         "created": task.created_at.ToJsonString() if task.HasField("created_at") else "",
     }
@@ -175,7 +185,9 @@ class Progress:
             try:
                 from tqdm import tqdm
 
-                self._bar = tqdm(total=total, desc=label, file=sys.stderr, unit="task")
+                # a terminal that reports 0 columns (a fresh pty) would get no bar at all
+                ncols = None if shutil.get_terminal_size((0, 0)).columns > 0 else 80
+                self._bar = tqdm(total=total, desc=label, file=sys.stderr, unit="task", ncols=ncols)
             except ImportError:
                 self._bar = None
 
@@ -248,28 +260,30 @@ def _error_text(err: BaseException) -> str:
 
 
 class Failures:
-    """Where failed items go, as JSON Lines ready to re-run (default: stderr)."""
+    """Where failed items go, as lines ready to re-run (default: stderr).
+
+    The file is opened (and truncated) at once, so an unwritable path is a usage
+    error before anything is sent. Open it only after the input was read: it
+    may be the input file itself.
+    """
 
     def __init__(self, path: str | None) -> None:
-        self._path = path
         self._file: IO[str] | None = None
+        if path is not None:
+            try:
+                self._file = open(path, "w", encoding="utf-8")  # noqa: SIM115
+            except OSError as err:
+                raise UsageError(f"cannot write --failures {path}: {err.strerror}") from None
         self.count = 0
 
-    def add(self, raw: Any, message: str) -> None:
+    def add(self, line: Line, message: str) -> None:
         sys.stderr.write(f"error: {message}\n")
-        if self._path is None:
-            sys.stderr.write(json.dumps(raw) + "\n")
-        else:
-            if self._file is None:
-                self._file = open(self._path, "w", encoding="utf-8")  # noqa: SIM115
-            self._file.write(json.dumps(raw) + "\n")
+        (self._file or sys.stderr).write(line.text + "\n")
         self.count += 1
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
-        elif self._path is not None:
-            open(self._path, "w", encoding="utf-8").close()  # an empty file: nothing failed
 
 
 def _print_requests(requests: Iterable[Message]) -> None:
@@ -285,48 +299,66 @@ def _bulk(run: Callable[[], list[Any]], lines: list[Line], failures: Failures) -
     except BulkError as err:
         for index, error in err.errors.items():
             line = lines[index]
-            failures.add(line.raw, f"line {line.number}: {_error_text(error)}")
+            failures.add(line, f"line {line.number}: {_error_text(error)}")
         return err.results
+
+
+def _batches(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def cmd_create(args: argparse.Namespace) -> int:
     lines = parse_tasks(args.file, require_id=False)
     failures = Failures(args.failures)
-    valid: list[Line] = []
-    for line in lines:
-        if line.task is None:
-            failures.add(line.raw, line.error)
-            continue
-        if not line.task.id:
-            line.task.id = content_id(line.task, args.id_salt)
-        valid.append(line)
-    seen: dict[str, int] = {}
-    unique: list[Line] = []
-    for line in valid:
-        assert line.task is not None
-        if line.task.id in seen:
-            sys.stderr.write(
-                f"note: line {line.number} is the same task as line {seen[line.task.id]} "
-                f"(id {line.task.id}); created once\n"
-            )
-            continue
-        seen[line.task.id] = line.number
-        unique.append(line)
-    tasks = [line.task for line in unique if line.task is not None]
     try:
-        if args.dry_run:
-            uaid = _uaid(args)
-            _print_requests(
-                rq.post_tasks(uaid, tasks[i : i + args.batch_size], check=False)
-                for i in range(0, len(tasks), args.batch_size)
+        return _create(args, lines, failures)
+    finally:
+        failures.close()
+
+
+def _create(args: argparse.Namespace, lines: list[Line], failures: Failures) -> int:
+    first: dict[str, Line] = {}
+    unique: list[Line] = []
+    for line in lines:
+        task = line.task
+        if task is None:
+            failures.add(line, line.error)
+            continue
+        if not task.id:
+            task.id = content_id(task, args.id_salt)
+        seen = first.get(task.id)
+        if seen is None:
+            first[task.id] = line
+            unique.append(line)
+        elif seen.task is not None and same_task(seen.task, task):
+            _note(
+                args,
+                f"note: line {line.number} is the same task as line {seen.number} "
+                f"(id {task.id}); created once",
             )
-            return EXIT_FAILURES if failures.count else EXIT_OK
+        else:
+            failures.add(
+                line,
+                f"line {line.number}: id {task.id} is already used by line {seen.number} "
+                "for a different task",
+            )
+    tasks = [line.task for line in unique if line.task is not None]
+    if args.dry_run:
+        uaid = _uaid(args)
+        _print_requests(
+            rq.post_tasks(uaid, b, check=False) for b in _batches(tasks, args.batch_size)
+        )
+        return EXIT_FAILURES if failures.count else EXIT_OK
+    existing: dict[str, r.Task] = {}
+    created: list[r.Task | None] = []
+    todo: list[Line] = []
+    try:
         with _client(args) as client:
             existing = client._existing([t.id for t in tasks]) if tasks else {}
             todo = [line for line in unique if line.task and line.task.id not in existing]
             for line in unique:
                 if line.task and line.task.id in existing:
-                    sys.stderr.write(f"exists: line {line.number} (id {line.task.id})\n")
+                    _note(args, f"exists: line {line.number} (id {line.task.id})")
             bar = Progress(len(todo), "create", not args.quiet)
             try:
                 created = _bulk(
@@ -341,45 +373,53 @@ def cmd_create(args: argparse.Namespace) -> int:
                 )
             finally:
                 bar.close()
-        by_id = dict(existing)
-        by_id.update((t.id, t) for t in created if t is not None)
-        write_tasks((by_id[t.id] for t in tasks if t.id in by_id), "jsonl", sys.stdout)
-        if not args.quiet:
-            sys.stderr.write(
-                f"created {sum(t is not None for t in created)}, already existed "
-                f"{len(existing)}, failed {failures.count}\n"
-            )
-    finally:
-        failures.close()
+    except TaskgrpcError as err:
+        # The run failed as a whole: every valid line not known to be done is a failure,
+        # so that re-running the failures file loses nothing.
+        for line in unique if not existing else todo:
+            failures.add(line, f"line {line.number}: {_error_text(err)}")
+        return EXIT_FAILURES
+    by_id = dict(existing)
+    by_id.update((t.id, t) for t in created if t is not None)
+    write_tasks((by_id[t.id] for t in tasks if t.id in by_id), "jsonl", sys.stdout)
+    _note(
+        args,
+        f"created {sum(t is not None for t in created)}, already existed {len(existing)}, "
+        f"failed {failures.count}",
+    )
     return EXIT_FAILURES if failures.count else EXIT_OK
+
+
+def _note(args: argparse.Namespace, text: str) -> None:
+    if not args.quiet:
+        sys.stderr.write(text + "\n")
 
 
 def cmd_update(args: argparse.Namespace) -> int:
     lines = parse_tasks(args.file, require_id=True)
     failures = Failures(args.failures)
     try:
-        valid = [line for line in lines if line.task is not None]
         for line in lines:
             if line.task is None:
-                failures.add(line.raw, line.error)
+                failures.add(line, line.error)
+        valid = [line for line in lines if line.task is not None]
         tasks = [line.task for line in valid if line.task is not None]
         if args.dry_run:
             uaid = _uaid(args)
             _print_requests(
-                rq.patch_tasks(uaid, tasks[i : i + args.batch_size], "overwrite", check=False)
-                for i in range(0, len(tasks), args.batch_size)
+                rq.patch_tasks(uaid, b, "overwrite", check=False)
+                for b in _batches(tasks, args.batch_size)
             )
         elif tasks:
-            with _client(args) as client:
-                bar = Progress(len(tasks), "update", not args.quiet)
-                try:
-                    updated = _bulk(
-                        lambda: client.update_many(tasks, batch_size=args.batch_size, progress=bar),
-                        valid,
-                        failures,
-                    )
-                finally:
-                    bar.close()
+            updated = _run_bulk_command(
+                args,
+                "update",
+                valid,
+                failures,
+                lambda client, bar: client.update_many(
+                    tasks, batch_size=args.batch_size, progress=bar
+                ),
+            )
             write_tasks((t for t in updated if t is not None), "jsonl", sys.stdout)
     finally:
         failures.close()
@@ -390,37 +430,59 @@ def cmd_delete(args: argparse.Namespace) -> int:
     if bool(args.ids) == bool(args.file):
         raise UsageError("delete takes task ids or --file PATH, not both and not neither")
     if args.file:
-        lines = [Line(n, text.strip()) for n, text in read_items(args.file)]
-        for line in lines:
-            if isinstance(line.raw, str) and line.raw.startswith('"'):
-                line.raw = json.loads(line.raw)
+        lines = [Line(n, text) for n, text in read_items(args.file)]
     else:
         lines = [Line(i, v) for i, v in enumerate(args.ids, 1)]
-    ids = [str(line.raw) for line in lines]
+    ids = [_id_of(line.text) for line in lines]
     failures = Failures(args.failures)
     try:
         if args.dry_run:
-            _print_requests(
-                rq.delete_tasks(_uaid(args), ids[i : i + args.batch_size])
-                for i in range(0, len(ids), args.batch_size)
-            )
+            uaid = _uaid(args)
+            _print_requests(rq.delete_tasks(uaid, b) for b in _batches(ids, args.batch_size))
         elif ids:
-            with _client(args) as client:
-                bar = Progress(len(ids), "delete", not args.quiet)
-                try:
 
-                    def run() -> list[Any]:
-                        client.delete_many(ids, batch_size=args.batch_size, progress=bar)
-                        return list(ids)
+            def run(client: TaskClient, bar: Progress) -> list[Any]:
+                client.delete_many(ids, batch_size=args.batch_size, progress=bar)
+                return list(ids)
 
-                    done = _bulk(run, lines, failures)
-                finally:
-                    bar.close()
-            if not args.quiet:
-                sys.stderr.write(f"deleted {sum(d is not None for d in done)} id(s)\n")
+            done = _run_bulk_command(args, "delete", lines, failures, run)
+            _note(args, f"deleted {sum(d is not None for d in done)} id(s)")
     finally:
         failures.close()
     return EXIT_FAILURES if failures.count else EXIT_OK
+
+
+def _id_of(text: str) -> str:
+    """A task id from one line of an ids file: the bare id, or a JSON string."""
+    text = text.strip()
+    if text.startswith('"'):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            return text
+        return value if isinstance(value, str) else text
+    return text
+
+
+def _run_bulk_command(
+    args: argparse.Namespace,
+    label: str,
+    lines: list[Line],
+    failures: Failures,
+    run: Callable[[TaskClient, Progress], list[Any]],
+) -> list[Any | None]:
+    """Run one bulk call for ``lines``; if the run fails as a whole, every line is a failure."""
+    try:
+        with _client(args) as client:
+            bar = Progress(len(lines), label, not args.quiet)
+            try:
+                return _bulk(lambda: run(client, bar), lines, failures)
+            finally:
+                bar.close()
+    except TaskgrpcError as err:
+        for line in lines:
+            failures.add(line, f"line {line.number}: {_error_text(err)}")
+        return [None] * len(lines)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -480,7 +542,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    conn = argparse.ArgumentParser(add_help=False)
+    conn = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     group = conn.add_argument_group("connection")
     group.add_argument("--user-id", help=f"user id (default: ${ENV_USER})")
     group.add_argument("--app-id", help=f"app id (default: ${ENV_APP})")
@@ -492,7 +554,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
     group.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
 
-    bulk = argparse.ArgumentParser(add_help=False)
+    bulk = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     bulk.add_argument(
         "--dry-run", action="store_true", help="validate, print requests, send nothing"
     )
@@ -502,11 +564,15 @@ def build_parser() -> argparse.ArgumentParser:
     bulk.add_argument("--batch-size", type=_positive, default=128)
 
     parser = argparse.ArgumentParser(
-        prog="taskgrpc", description="Manage Clarifai labeling tasks over gRPC."
+        prog="taskgrpc",
+        description="Manage Clarifai labeling tasks over gRPC.",
+        allow_abbrev=False,  # so that no "--pat" can pass for "--pat-file"
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("create", parents=[conn, bulk], help="create tasks from JSON Lines")
+    p = sub.add_parser(
+        "create", allow_abbrev=False, parents=[conn, bulk], help="create tasks from JSON Lines"
+    )
     p.add_argument(
         "--file", required=True, help="JSON Lines of tasks (or a JSON array); - for stdin"
     )
@@ -515,12 +581,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_create)
 
-    p = sub.add_parser("get", parents=[conn], help="get tasks by id")
+    p = sub.add_parser("get", allow_abbrev=False, parents=[conn], help="get tasks by id")
     p.add_argument("ids", nargs="+", metavar="ID")
     p.add_argument("--format", choices=("jsonl", "json", "csv", "table"), default="jsonl")
     p.set_defaults(func=cmd_get)
 
-    p = sub.add_parser("list", parents=[conn], help="list tasks")
+    p = sub.add_parser("list", allow_abbrev=False, parents=[conn], help="list tasks")
     p.add_argument("--worker", action="append", default=[], metavar="USER")
     p.add_argument("--reviewer", action="append", default=[], metavar="USER")
     p.add_argument("--ids", nargs="+", default=[], metavar="ID")
@@ -530,21 +596,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "json", "csv", "table"), default="jsonl")
     p.set_defaults(func=cmd_list)
 
-    p = sub.add_parser("update", parents=[conn, bulk], help="overwrite tasks from JSON Lines")
+    p = sub.add_parser(
+        "update", allow_abbrev=False, parents=[conn, bulk], help="overwrite tasks from JSON Lines"
+    )
     p.add_argument("--file", required=True, help="JSON Lines of whole tasks with ids; - for stdin")
     p.set_defaults(func=cmd_update)
 
-    p = sub.add_parser("set-status", parents=[conn], help="set one task's status code")
+    p = sub.add_parser(
+        "set-status", allow_abbrev=False, parents=[conn], help="set one task's status code"
+    )
     p.add_argument("id")
     p.add_argument("code", help="a StatusCode name (e.g. TASK_DONE) or number")
     p.set_defaults(func=cmd_set_status)
 
-    p = sub.add_parser("delete", parents=[conn, bulk], help="delete tasks")
+    p = sub.add_parser("delete", allow_abbrev=False, parents=[conn, bulk], help="delete tasks")
     p.add_argument("ids", nargs="*", metavar="ID")
     p.add_argument("--file", help="task ids, one a line; - for stdin")
     p.set_defaults(func=cmd_delete)
 
-    p = sub.add_parser("demo", help="walk through the Tasks API against an embedded fake")
+    p = sub.add_parser(
+        "demo", allow_abbrev=False, help="walk through the Tasks API against an embedded fake"
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

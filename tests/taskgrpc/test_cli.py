@@ -337,6 +337,17 @@ def test_same_task_twice_in_one_file_is_created_once(cli: Cli) -> None:
     assert cli.stored_names() == ["d"]
 
 
+def test_one_explicit_id_for_two_different_tasks_is_a_failure(cli: Cli) -> None:
+    first, second = task_json("first"), task_json("second")
+    first["id"] = second["id"] = "shared-id"
+    failed = str(cli.tmp / "failed.jsonl")
+    result = cli("create", "--file", cli.write("t.jsonl", [first, second]), "--failures", failed)
+    assert result.code == 1, str(result)
+    assert "line 2" in result.err and "line 1" in result.err
+    assert cli.stored_names() == ["first"]
+    assert [json.loads(x)["name"] for x in Path(failed).read_text().splitlines()] == ["second"]
+
+
 def test_id_salt_creates_a_deliberate_copy_once(cli: Cli) -> None:
     path = cli.write("t.jsonl", [task_json("k1"), task_json("k2", "dog")])
     plain = cli("create", "--file", path)
