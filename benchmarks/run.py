@@ -41,7 +41,7 @@ USER = "bench"
 @dataclass
 class Sizes:
     get_calls: int = 2000
-    get_rounds: int = 7
+    get_rounds: int = 9
     create_tasks: int = 10_000
     async_gets: int = 5000
     list_tasks: int = 100_000
@@ -124,9 +124,12 @@ def bench_get(target: str, sz: Sizes) -> list[Row]:
     task_id = c.create(make_task(0)).id
 
     def raw_loop(n: int) -> None:
+        # the same deadline taskgrpc sets (its default timeout): a deadline is not overhead
         for _ in range(n):
             response = stub.GetTask(
-                s.GetTaskRequest(user_app_id=uaid(app), task_id=task_id), metadata=METADATA
+                s.GetTaskRequest(user_app_id=uaid(app), task_id=task_id),
+                metadata=METADATA,
+                timeout=30.0,
             )
             assert response.status.code == 10000
 
@@ -282,12 +285,14 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
     stub = service_pb2_grpc.V2Stub(channel_a)
     c = client(target, app, channel=channel_b)
 
+    # Both consume each task with the same loop body.
     def raw_list() -> int:
         count, page = 0, 1
         while True:
             response = stub.ListTasks(
                 s.ListTasksRequest(user_app_id=uaid(app), page=page, per_page=per_page),
                 metadata=METADATA,
+                timeout=30.0,
             )
             assert response.status.code == 10000
             for task in response.tasks:
@@ -297,7 +302,10 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
             page += 1
 
     def tg_list() -> int:
-        return sum(len(task.id) > 0 for task in c.list(per_page=per_page))
+        count = 0
+        for task in c.list(per_page=per_page):
+            count += len(task.id) > 0
+        return count
 
     def one_page() -> int:
         tasks = c.list(per_page=per_page).pages().__next__()
@@ -315,7 +323,7 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
 
     times: dict[str, list[float]] = {"raw": [], "tg": []}
     peaks: dict[str, int] = {"raw": 0, "tg": 0}
-    rounds = 3
+    rounds = 5
     for _ in range(rounds):
         for name, fn in (("raw", raw_list), ("tg", tg_list)):
             gc.collect()
@@ -348,6 +356,83 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
             "< 3 pages",
             peaks["tg"] < 3 * page_peak,
             [f"one page of {per_page} held by the pager peaks at {page_peak / 1e6:.2f} MB"],
+        ),
+    ]
+
+
+# --- wrapper cost alone: the transport replaced by an in-process function -------------------
+
+
+def bench_overhead(sz: Sizes) -> list[Row]:
+    """taskgrpc's own cost, without network noise: the RPC is a function returning a
+    canned response, for both sides."""
+    import timeit
+
+    from clarifai_grpc.grpc.api.status import status_pb2
+
+    ok = status_pb2.Status(code=10000)
+    single = s.SingleTaskResponse(status=ok, task=make_task(0))
+    page = s.MultiTaskResponse(status=ok, tasks=[make_task(i) for i in range(sz.list_per_page)])
+    pages = sz.list_tasks // sz.list_per_page
+    last = s.MultiTaskResponse(status=ok)
+
+    def get_task(request: Any, timeout: Any = None, metadata: Any = None) -> Any:
+        return single
+
+    def list_tasks(request: Any, timeout: Any = None, metadata: Any = None) -> Any:
+        return page if request.page <= pages else last
+
+    c = tg.TaskClient(pat=PAT, user_id=USER, app_id="x", target="127.0.0.1:9", secure=False)
+    c._methods = {"GetTask": get_task, "ListTasks": list_tasks}
+
+    def raw_get() -> None:
+        get_task(
+            s.GetTaskRequest(user_app_id=uaid("x"), task_id="t"), timeout=30.0, metadata=METADATA
+        )
+
+    def raw_list() -> int:
+        count, number = 0, 1
+        while True:
+            response = list_tasks(
+                s.ListTasksRequest(user_app_id=uaid("x"), page=number, per_page=sz.list_per_page),
+                timeout=30.0,
+                metadata=METADATA,
+            )
+            for task in response.tasks:
+                count += len(task.id) > 0
+            if len(response.tasks) < sz.list_per_page:
+                return count
+            number += 1
+
+    def tg_list() -> int:
+        count = 0
+        for task in c.list(per_page=sz.list_per_page):
+            count += len(task.id) > 0
+        return count
+
+    n = 20 * sz.get_calls
+    raw_us = min(timeit.repeat(raw_get, number=n, repeat=5)) / n * 1e6
+    tg_us = min(timeit.repeat(lambda: c.get("t"), number=n, repeat=5)) / n * 1e6
+    raw_l = min(timeit.repeat(raw_list, number=1, repeat=5))
+    tg_l = min(timeit.repeat(tg_list, number=1, repeat=5))
+    return [
+        Row(
+            "get, transport stubbed out: Python cost per call",
+            f"{raw_us:.1f} µs",
+            f"{tg_us:.1f} µs",
+            f"+{tg_us - raw_us:.1f} µs",
+            "≤ +15 µs",
+            tg_us - raw_us <= 15,
+            [f"best of 5 runs of {n:,} calls; the raw side builds the request and calls"],
+        ),
+        Row(
+            f"list {pages * sz.list_per_page:,} tasks, transport stubbed out",
+            f"{raw_l * 1e3:.1f} ms",
+            f"{tg_l * 1e3:.1f} ms",
+            f"{tg_l / raw_l:.3f}x",
+            "≤ 1.05x",
+            tg_l / raw_l <= 1.05,
+            ["best of 5; both sides consume each task with the same loop body"],
         ),
     ]
 
@@ -416,11 +501,13 @@ def main(argv: list[str] | None = None) -> int:
         help="where to write the markdown results",
     )
     parser.add_argument(
-        "--only", choices=("get", "create", "async", "list", "import"), action="append"
+        "--only",
+        choices=("get", "create", "async", "list", "overhead", "import"),
+        action="append",
     )
     args = parser.parse_args(argv)
     sz = QUICK if args.quick else Sizes()
-    only = set(args.only or ("get", "create", "async", "list", "import"))
+    only = set(args.only or ("get", "create", "async", "list", "overhead", "import"))
     rows: list[Row] = []
     started = time.perf_counter()
     with fake_server() as target:
@@ -432,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_async(target, sz)
         if "list" in only:
             rows += bench_list(target, sz)
+    if "overhead" in only:
+        rows += bench_overhead(sz)
     if "import" in only:
         rows += bench_import(sz)
     elapsed = time.perf_counter() - started

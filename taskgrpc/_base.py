@@ -38,22 +38,39 @@ def clone(message: M) -> M:
     return copy
 
 
-def new_task_id() -> str:
-    """A fresh random 32-hex task id (128 bits), the shape the service gives."""
-    return os.urandom(16).hex()
+def new_task_ids(count: int) -> list[str]:
+    """``count`` fresh random 32-hex task ids (128 bits each), the shape the service gives."""
+    hexed = os.urandom(16 * count).hex()
+    return [hexed[k : k + 32] for k in range(0, len(hexed), 32)]
 
 
-def with_ids(tasks: Iterable[r.Task]) -> list[r.Task]:
-    """``tasks``, where each one without an id is replaced by a copy with a fresh id."""
-    out = []
-    for task in tasks:
-        if not isinstance(task, r.Task):
-            raise ValidationError(f"expected a clarifai Task message, got {type(task).__name__}")
-        if not task.id:
-            task = clone(task)
-            task.id = new_task_id()
-        out.append(task)
-    return out
+def create_request(
+    uaid: r.UserAppIDSet, tasks: list[r.Task], assign_ids: bool
+) -> s.PostTasksRequest:
+    """The PostTasks request for checked ``tasks``; with ``assign_ids``, each task without
+    an id gets a fresh one in the request (the caller's messages are not changed)."""
+    request = rq.post_tasks(uaid, tasks, check=False)
+    if assign_ids:
+        missing = [task for task in request.tasks if not task.id]
+        for task, task_id in zip(missing, new_task_ids(len(missing)), strict=True):
+            task.id = task_id
+    return request
+
+
+def check_tasks(tasks: Iterable[r.Task]) -> list[r.Task]:
+    """``tasks`` as a list, each checked, and no id given twice."""
+    items = list(tasks)
+    seen: set[str] = set()
+    for i, task in enumerate(items):
+        try:
+            check_task(task)
+        except ValidationError as err:
+            raise ValidationError(f"tasks[{i}]: {err}") from None
+        if task.id:
+            if task.id in seen:
+                raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
+            seen.add(task.id)
+    return items
 
 
 def _positive_int(value: object, name: str) -> int:
@@ -68,7 +85,8 @@ Progress = Callable[[int, int], None]
 class Bulk:
     """One bulk call: its items in chunks, each chunk's operation, results put back in order.
 
-    The drivers run ``op(i)`` for every chunk ``i``, up to ``concurrency`` at
+    ``make_op(i, chunk)`` builds chunk ``i``'s operation. The drivers run
+    ``op(i)`` for every chunk ``i``, up to ``concurrency`` at
     once, hand each outcome (the chunk's results, or its TaskgrpcError) to
     :meth:`done`, and finally call :meth:`result`.
     """
@@ -79,7 +97,7 @@ class Bulk:
         items: list[Any],
         batch_size: int,
         concurrency: int,
-        make_op: Callable[[list[Any]], _ops.Op[list[Any]]],
+        make_op: Callable[[int, list[Any]], _ops.Op[list[Any]]],
         progress: Progress | None,
     ) -> None:
         size = _positive_int(batch_size, "batch_size")
@@ -95,7 +113,7 @@ class Bulk:
         self._finished = 0
 
     def op(self, index: int) -> _ops.Op[list[Any]]:
-        return self._make_op(self.chunks[index])
+        return self._make_op(index, self.chunks[index])
 
     def done(self, index: int, outcome: list[Any] | TaskgrpcError) -> None:
         """Record chunk ``index``'s outcome and report progress."""
@@ -228,9 +246,9 @@ class ClientCore(Generic[ChannelT]):
     def _op_create(
         self, task: r.Task, assign_id: bool, timeout: float | None, retry: RetryArg
     ) -> _ops.Op[list[r.Task]]:
-        tasks = with_ids([task]) if assign_id else [task]
-        check_task(tasks[0])
-        return _ops.create(tasks, self._budget(timeout, retry))
+        check_tasks([task])
+        request = create_request(self._config.uaid, [task], assign_id)
+        return _ops.create(request, self._budget(timeout, retry))
 
     def _bulk_create(
         self,
@@ -242,24 +260,21 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        """Validate every task (and give ids) before anything is sent."""
-        items = with_ids(tasks) if assign_ids else list(tasks)
-        seen: set[str] = set()
-        for i, task in enumerate(items):
-            try:
-                check_task(task)
-            except ValidationError as err:
-                raise ValidationError(f"tasks[{i}]: {err}") from None
-            if task.id and task.id in seen:
-                raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
-            seen.add(task.id)
+        """Check every task and build every request (giving ids) before anything is sent."""
+        items = check_tasks(tasks)
+        size = _positive_int(batch_size, "batch_size")
         self._budget(timeout, retry)
+        requests = []
+        for start in range(0, len(items), size):
+            request = create_request(self._config.uaid, items[start : start + size], assign_ids)
+            items[start : start + size] = request.tasks  # the sent copies, with their ids
+            requests.append(request)
         return Bulk(
             "create_many",
             items,
-            batch_size,
+            size,
             concurrency,
-            lambda chunk: _ops.create(chunk, self._budget(timeout, retry)),
+            lambda index, _: _ops.create(requests[index], self._budget(timeout, retry)),
             progress,
         )
 
@@ -281,7 +296,7 @@ class ClientCore(Generic[ChannelT]):
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+        def op(_: int, chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
             request = rq.patch_tasks(uaid, chunk, "overwrite", check=False)
             return _ops.patch(request, self._budget(timeout, retry))
 
@@ -303,7 +318,7 @@ class ClientCore(Generic[ChannelT]):
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(chunk: list[str]) -> _ops.Op[list[str]]:
+        def op(_: int, chunk: list[str]) -> _ops.Op[list[str]]:
             return _ops.delete_ids(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
 
         return Bulk("delete_many", items, batch_size, concurrency, op, progress)

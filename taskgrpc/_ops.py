@@ -221,8 +221,8 @@ def existing(ids: Sequence[str], budget: Budget) -> Op[dict[str, r.Task]]:
     return found
 
 
-def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
-    """PostTasks ``tasks`` (already validated) without ever duplicating one.
+def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
+    """Send ``request`` (its tasks already checked) without ever duplicating a task.
 
     * A refusal that says nothing was done (throttled, queue full) is retried.
     * An unknown outcome (UNAVAILABLE, a deadline, a transient server code) is
@@ -238,9 +238,10 @@ def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
 
     Returns the created tasks in input order.
     """
+    tasks = list(request.tasks)
     have_ids = all(t.id for t in tasks)
     done: dict[str, r.Task] = {}
-    pending = list(tasks)
+    pending = tasks
     uncertain = False
     attempt = 0
     last_error: TaskgrpcError | None = None
@@ -258,10 +259,10 @@ def create(tasks: Sequence[r.Task], budget: Budget) -> Op[list[r.Task]]:
             pending = [t for t in pending if t.id not in done]
             if not pending:
                 break
+        if pending is not tasks:
+            request = rq.post_tasks(budget.uaid, pending, check=False)
         try:
-            response = yield from send(
-                "PostTasks", rq.post_tasks(budget.uaid, pending, check=False), budget, attempt
-            )
+            response = yield from send("PostTasks", request, budget, attempt)
         except TaskgrpcError as err:
             kind = classify(err)
             if kind is Transience.OUTCOME_UNKNOWN:

@@ -293,7 +293,7 @@ A, B, C = simple_task("a"), simple_task("b"), simple_task("c")
 
 def test_create_success_returns_tasks_in_input_order(clock):
     driver = ScriptedDriver([multi(stored(C), stored(A), stored(B))], clock)
-    got = driver.run(_ops.create([A, B, C], budget()))
+    got = driver.run(_ops.create(post([A, B, C]), budget()))
     assert got == [stored(A), stored(B), stored(C)]
     assert driver.shape() == [("Call", "PostTasks")]
     assert driver.calls[0].request == post([A, B, C])
@@ -304,7 +304,7 @@ def test_create_without_ids_returns_the_response_tasks(clock):
     made = stored(anon)
     made.id = "f" * 32
     driver = ScriptedDriver([multi(made)], clock)
-    assert driver.run(_ops.create([anon], budget())) == [made]
+    assert driver.run(_ops.create(post([anon]), budget())) == [made]
     assert driver.calls[0].request == post([anon])
 
 
@@ -313,7 +313,7 @@ def test_create_nothing_done_is_resent_even_without_ids(clock, code):
     anon = simple_task(name="x")
     made = stored(anon)
     driver = ScriptedDriver([multi(status=bad_status(code)), multi(made)], clock)
-    assert driver.run(_ops.create([anon], budget())) == [made]
+    assert driver.run(_ops.create(post([anon]), budget())) == [made]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "PostTasks")]
     assert driver.calls[0].request == driver.calls[1].request == post([anon])
 
@@ -331,7 +331,7 @@ def test_create_unknown_outcome_without_ids_is_not_resent(clock, failure):
     anon = simple_task(name="x")
     driver = ScriptedDriver([failure()], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create([anon], budget()))
+        driver.run(_ops.create(post([anon]), budget()))
     assert driver.shape() == [("Call", "PostTasks")]
     assert info.value.tasks == [anon]
     assert isinstance(info.value.cause, e.TaskgrpcError)
@@ -341,7 +341,7 @@ def test_create_unknown_outcome_with_ids_reconciles_and_resends_only_missing(clo
     driver = ScriptedDriver(
         [unavailable("PostTasks"), multi(stored(A)), multi(stored(B), stored(C))], clock
     )
-    got = driver.run(_ops.create([A, B, C], budget()))
+    got = driver.run(_ops.create(post([A, B, C]), budget()))
     assert got == [stored(A), stored(B), stored(C)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
@@ -358,7 +358,7 @@ def test_create_unknown_outcome_all_landed_sends_no_second_post(clock):
     driver = ScriptedDriver(
         [multi(status=bad_status(sc.TRY_AGAIN)), multi(stored(B), stored(A))], clock
     )
-    assert driver.run(_ops.create([A, B], budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert driver.calls[1].request == lookup(["a", "b"])
 
@@ -370,7 +370,7 @@ def test_create_conflict_after_uncertain_is_reconciled(clock):
     driver = ScriptedDriver(
         [unavailable("PostTasks"), multi(), conflict, multi(stored(A), stored(B))], clock
     )
-    assert driver.run(_ops.create([A, B], budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -386,14 +386,14 @@ def test_create_conflict_without_uncertainty_is_raised(clock):
     conflict = multi(status=bad_status(sc.TASK_CONFLICT, "exists"))
     driver = ScriptedDriver([conflict], clock)
     with pytest.raises(e.ConflictError):
-        driver.run(_ops.create([A], budget()))
+        driver.run(_ops.create(post([A]), budget()))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
 def test_create_permanent_error_is_raised(clock):
     driver = ScriptedDriver([multi(status=bad_status(sc.CONN_INVALID_REQUEST))], clock)
     with pytest.raises(e.InvalidRequestError):
-        driver.run(_ops.create([A], budget()))
+        driver.run(_ops.create(post([A]), budget()))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -402,7 +402,7 @@ def test_create_permanent_error_after_reconciliation_is_raised(clock):
         [unavailable("PostTasks"), multi(), multi(status=bad_status(sc.CONN_KEY_INVALID))], clock
     )
     with pytest.raises(e.AuthError):
-        driver.run(_ops.create([A], budget()))
+        driver.run(_ops.create(post([A]), budget()))
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -415,7 +415,7 @@ def test_create_out_of_attempts_while_uncertain(clock):
     policy = RetryPolicy(max_attempts=2, initial_backoff=1.0, max_backoff=8.0, jitter=False)
     driver = ScriptedDriver([unavailable("PostTasks"), multi(stored(A)), unavailable()], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create([A, B], budget(policy=policy)))
+        driver.run(_ops.create(post([A, B]), budget(policy=policy)))
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -430,7 +430,7 @@ def test_create_out_of_attempts_while_uncertain(clock):
 def test_create_out_of_time_while_uncertain(clock):
     driver = ScriptedDriver([unavailable("PostTasks")], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create([A], budget(timeout=0.5)))
+        driver.run(_ops.create(post([A]), budget(timeout=0.5)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert info.value.tasks == [A]
 
@@ -438,7 +438,7 @@ def test_create_out_of_time_while_uncertain(clock):
 def test_create_with_no_policy_and_ids_gives_outcome_unknown(clock):
     driver = ScriptedDriver([unavailable("PostTasks")], clock)
     with pytest.raises(e.OutcomeUnknownError):
-        driver.run(_ops.create([A], budget(policy=None)))
+        driver.run(_ops.create(post([A]), budget(policy=None)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -447,7 +447,7 @@ def test_create_lookup_failure_gives_outcome_unknown(clock):
         [unavailable("PostTasks"), multi(status=bad_status(sc.CONN_KEY_INVALID))], clock
     )
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create([A, B], budget()))
+        driver.run(_ops.create(post([A, B]), budget()))
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert info.value.tasks == [A, B]
     assert isinstance(info.value.cause, e.AuthError)
@@ -457,7 +457,7 @@ def test_create_lookup_is_itself_retried(clock):
     driver = ScriptedDriver(
         [unavailable("PostTasks"), unavailable("ListTasks"), multi(stored(A))], clock
     )
-    assert driver.run(_ops.create([A], budget())) == [stored(A)]
+    assert driver.run(_ops.create(post([A]), budget())) == [stored(A)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -473,7 +473,7 @@ def test_create_lookup_of_many_ids_is_chunked_by_1000(clock):
     found = multi(*[stored(t) for t in tasks[:1000]])
     rest = multi(*[stored(t) for t in tasks[1000:]])
     driver = ScriptedDriver([unavailable("PostTasks"), found, rest], clock)
-    got = driver.run(_ops.create(tasks, budget()))
+    got = driver.run(_ops.create(post(tasks), budget()))
     assert [t.id for t in got] == ids
     assert driver.shape() == [
         ("Call", "PostTasks"),
@@ -491,7 +491,7 @@ def test_create_deadline_before_anything_was_sent_is_not_an_unknown_outcome(cloc
     limiter = StubLimiter([10.0])
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.TaskgrpcError) as info:
-        driver.run(_ops.create([simple_task(name="x")], budget(timeout=1.0, limiter=limiter)))
+        driver.run(_ops.create(post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter)))
     assert driver.shape() == []
     assert type(info.value) is e.DeadlineExceededError
 
@@ -515,7 +515,7 @@ def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
     other.name = "somebody else's task"
     driver = ScriptedDriver([unavailable("PostTasks"), multi(other)], clock)
     with pytest.raises(e.ConflictError) as info:
-        driver.run(_ops.create([A], budget()))
+        driver.run(_ops.create(post([A]), budget()))
     assert A.id in info.value.description
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
 
@@ -523,6 +523,6 @@ def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
 def test_create_success_that_leaves_out_a_task_looks_it_up(clock):
     # SUCCESS, but the answer lacks B: B is looked up rather than a KeyError escaping.
     driver = ScriptedDriver([multi(stored(A)), multi(stored(B))], clock)
-    assert driver.run(_ops.create([A, B], budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert driver.calls[1].request == lookup([B.id])
