@@ -163,7 +163,11 @@ def bench_get(target: str, sz: Sizes) -> list[Row]:
             f"{ratio:.3f}x",
             "≤ 1.03x",
             ratio <= 1.03,
-            [f"median of {sz.get_rounds} interleaved rounds of {sz.get_calls} calls"],
+            [
+                f"{sz.get_rounds} interleaved rounds of {sz.get_calls:,} calls; the ratio is "
+                "the median of the per-round ratios, so it need not equal the ratio of the "
+                "medians shown"
+            ],
         ),
         Row(
             "get: client CPU per call",
@@ -185,45 +189,57 @@ def bench_create(target: str, sz: Sizes) -> list[Row]:
     channel = raw_channel(target)
     stub = service_pb2_grpc.V2Stub(channel)
 
-    t0 = time.perf_counter()
-    for task in tasks:
-        response = stub.PostTasks(
-            s.PostTasksRequest(user_app_id=uaid("naive"), tasks=[task]), metadata=METADATA
-        )
-        assert response.status.code == 10000
-    naive = time.perf_counter() - t0
-    channel.close()
-
-    with client(target, "bulk-sync") as c:
+    def naive(app: str) -> float:
         t0 = time.perf_counter()
-        created = c.create_many(tasks)
-        bulk_sync = time.perf_counter() - t0
-        assert len(created) == n
+        for task in tasks:
+            response = stub.PostTasks(
+                s.PostTasksRequest(user_app_id=uaid(app), tasks=[task]),
+                metadata=METADATA,
+                timeout=30.0,
+            )
+            assert response.status.code == 10000
+        return time.perf_counter() - t0
 
-    async def run_async() -> float:
-        async with tg.AsyncTaskClient(
-            pat=PAT, user_id=USER, app_id="bulk-async", target=target, secure=False
-        ) as ac:
+    def bulk_sync(app: str) -> float:
+        with client(target, app) as c:
             t0 = time.perf_counter()
-            out = await ac.create_many(tasks)
-            assert len(out) == n
+            assert len(c.create_many(tasks)) == n
             return time.perf_counter() - t0
 
-    bulk_async = asyncio.run(run_async())
+    def bulk_async(app: str) -> float:
+        async def run() -> float:
+            async with tg.AsyncTaskClient(
+                pat=PAT, user_id=USER, app_id=app, target=target, secure=False
+            ) as ac:
+                t0 = time.perf_counter()
+                assert len(await ac.create_many(tasks)) == n
+                return time.perf_counter() - t0
+
+        return asyncio.run(run())
+
+    times: dict[str, list[float]] = {"naive": [], "sync": [], "async": []}
+    rounds = 2
+    for round_ in range(rounds):  # interleaved; a fresh app each time
+        times["naive"].append(naive(f"naive-{round_}"))
+        times["sync"].append(bulk_sync(f"sync-{round_}"))
+        times["async"].append(bulk_async(f"async-{round_}"))
+    channel.close()
+    base = statistics.median(times["naive"])
     rows = []
-    for label, secs in (("sync", bulk_sync), ("async", bulk_async)):
-        speedup = naive / secs
+    for label in ("sync", "async"):
+        secs = statistics.median(times[label])
+        speedup = base / secs
         rows.append(
             Row(
                 f"create {n:,} tasks: naive loop vs create_many ({label})",
-                f"{naive:.2f} s",
+                f"{base:.2f} s",
                 f"{secs:.2f} s",
                 f"{speedup:.1f}x faster",
                 "≥ 30x faster",
                 speedup >= 30,
                 [
-                    "naive: one PostTasks per task on the raw stub; create_many: batches of 128, "
-                    "8 in flight"
+                    f"naive: one PostTasks per task on the raw stub; create_many: batches of "
+                    f"128, 8 in flight; medians of {rounds} interleaved rounds"
                 ],
             )
         )
@@ -323,7 +339,7 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
 
     times: dict[str, list[float]] = {"raw": [], "tg": []}
     peaks: dict[str, int] = {"raw": 0, "tg": 0}
-    rounds = 5
+    rounds = 7
     for _ in range(rounds):
         for name, fn in (("raw", raw_list), ("tg", tg_list)):
             gc.collect()
@@ -334,7 +350,9 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
         _, peaks[name], count = measure(fn)
         assert count == n
     _, page_peak, _ = measure(one_page)
+    _, keep_all_peak, _ = measure(lambda: len(list(c.list(per_page=per_page))))
     ratio = statistics.median(t / r_ for t, r_ in zip(times["tg"], times["raw"], strict=True))
+    rss = {mode: rss_growth(target, app, mode, per_page) for mode in ("raw", "tg", "keep")}
     c.close()
     channel_a.close()
     channel_b.close()
@@ -346,7 +364,19 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
             f"{ratio:.3f}x",
             "≤ 1.05x",
             ratio <= 1.05,
-            [f"median of {rounds} interleaved rounds"],
+            [f"median of the per-round ratios of {rounds} interleaved rounds"],
+        ),
+        Row(
+            f"list {n:,} tasks: peak RSS growth, fresh process",
+            f"{rss['raw'] / 1e6:.1f} MB",
+            f"{rss['tg'] / 1e6:.1f} MB",
+            f"{rss['tg'] / max(rss['raw'], 1):.2f}x raw",
+            "flat in the total",
+            None,
+            [
+                f"peak RSS (VmHWM) after listing minus before, in a fresh interpreter; for scale, "
+                f"keeping all {n:,} tasks grows it by {rss['keep'] / 1e6:.1f} MB"
+            ],
         ),
         Row(
             f"list {n:,} tasks: peak traced memory",
@@ -355,9 +385,71 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
             f"{peaks['tg'] / page_peak:.2f} pages",
             "< 3 pages",
             peaks["tg"] < 3 * page_peak,
-            [f"one page of {per_page} held by the pager peaks at {page_peak / 1e6:.2f} MB"],
+            [
+                f"one page of {per_page} held by the pager peaks at {page_peak / 1e6:.2f} MB; "
+                f"for scale, keeping all {n:,} tasks (`list(client.list())`) peaks at "
+                f"{keep_all_peak / 1e6:.2f} MB ({keep_all_peak / page_peak:.0f} pages). "
+                "tracemalloc sees Python allocations (message wrappers, lists), not upb's "
+                "C arenas"
+            ],
         ),
     ]
+
+
+_RSS_CHILD = """
+import sys
+from benchmarks.run import rss_child
+rss_child(*sys.argv[1:])
+"""
+
+
+def peak_rss() -> int:
+    """This process's peak resident set (VmHWM), in bytes.
+
+    Not ``ru_maxrss``: Linux carries that over from the parent across fork and exec.
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def rss_child(target: str, app: str, mode: str, per_page: str) -> None:
+    """In a fresh interpreter: print how much the peak RSS grows while listing (bytes)."""
+    size = int(per_page)
+    channel = raw_channel(target)
+    c = client(target, app, channel=raw_channel(target))
+    next(iter(c.list(per_page=1)))  # load and warm everything first: one page of one task
+    before = peak_rss()
+    if mode == "raw":
+        stub, page = service_pb2_grpc.V2Stub(channel), 1
+        while True:
+            response = stub.ListTasks(
+                s.ListTasksRequest(user_app_id=uaid(app), page=page, per_page=size),
+                metadata=METADATA,
+            )
+            if len(response.tasks) < size:
+                break
+            page += 1
+    elif mode == "tg":
+        for _ in c.list(per_page=size):
+            pass
+    else:
+        kept = list(c.list(per_page=size))
+        assert kept
+    print(peak_rss() - before)
+
+
+def rss_growth(target: str, app: str, mode: str, per_page: int) -> int:
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, target, app, mode, str(per_page)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    return int(out.stdout.strip().splitlines()[-1])
 
 
 # --- wrapper cost alone: the transport replaced by an in-process function -------------------
