@@ -29,6 +29,7 @@ from .builders import same_task
 from .errors import (
     ConflictError,
     DeadlineExceededError,
+    DeadlineOutcomeUnknownError,
     OutcomeUnknownError,
     ServerError,
     TaskgrpcError,
@@ -166,15 +167,22 @@ def _short(error: TaskgrpcError) -> str:
 
 
 def rpc(method: str, request: Any, budget: Budget) -> Op[Any]:
-    """Send an idempotent RPC, retrying transient failures within the budget."""
-    assert METHOD_RETRY[method] is Safety.IDEMPOTENT
+    """Send an RPC, retrying what ``METHOD_RETRY`` allows for it within the budget.
+
+    An IDEMPOTENT method is retried on every transient failure; a CREATE only
+    when the service surely did nothing (``create`` below does the rest).
+    """
+    safety = METHOD_RETRY[method]
     attempt = 0
     while True:
         attempt += 1
         try:
             return (yield from send(method, request, budget, attempt))
         except TaskgrpcError as err:
-            if classify(err) is Transience.PERMANENT:
+            kind = classify(err)
+            if kind is Transience.PERMANENT or (
+                kind is Transience.OUTCOME_UNKNOWN and safety is not Safety.IDEMPOTENT
+            ):
                 raise
             yield from backoff(err, method, attempt, budget)
 
@@ -227,12 +235,14 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
     * A refusal that says nothing was done (throttled, queue full) is retried.
     * An unknown outcome (UNAVAILABLE, a deadline, a transient server code) is
       retried only when every task has an id: the tasks that now exist are
-      looked up first, and only the missing ones are posted again. A conflict
-      after such a failure means the earlier attempt landed late; it is
-      reconciled the same way. A task found under one of our ids but with
-      other content is someone else's: that raises ConflictError.
+      looked up first, and only the missing ones are posted again.
+    * With ids, a conflict is settled by the same lookup, like an idempotency
+      key: a task stored under our id with the same content is ours (an
+      earlier attempt, or an earlier run of the same create) and is returned;
+      one with other content is someone else's, and raises ConflictError.
+    * SUCCESS is final: PostTasks is all or nothing, so nothing is sent again.
     * Without ids, an unknown outcome raises :class:`OutcomeUnknownError`; so
-      does running out of attempts or time before the lookup settles it.
+      does running out of attempts or time before a lookup settles it.
     * A permanent error after a lookup is raised as it is: the lookup settled
       which tasks exist, and the failed attempt created none.
 
@@ -242,16 +252,15 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
     have_ids = all(t.id for t in tasks)
     done: dict[str, r.Task] = {}
     pending = tasks
-    uncertain = False
+    settle = False  # look up which pending tasks exist before the next post
     attempt = 0
-    last_error: TaskgrpcError | None = None
     while True:
         attempt += 1
-        if uncertain:
+        if settle:
             try:
                 found = yield from existing([t.id for t in pending], budget)
             except TaskgrpcError as err:
-                raise OutcomeUnknownError(pending, err) from err
+                raise unknown_outcome(pending, err) from err
             for task in pending:
                 if task.id in found and not same_task(task, found[task.id]):
                     raise _foreign_conflict(task.id)
@@ -259,38 +268,61 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
             pending = [t for t in pending if t.id not in done]
             if not pending:
                 break
-        if pending is not tasks:
             request = rq.post_tasks(budget.uaid, pending, check=False)
         try:
             response = yield from send("PostTasks", request, budget, attempt)
         except TaskgrpcError as err:
             kind = classify(err)
+            if kind is Transience.OUTCOME_UNKNOWN and not have_ids:
+                raise unknown_outcome(pending, err) from err
+            if isinstance(err, ConflictError) and have_ids and not settle:
+                settle = True  # ours (same content) or someone else's: the lookup tells
+                attempt -= 1  # a conflict costs no attempt: nothing failed
+                continue
             if kind is Transience.OUTCOME_UNKNOWN:
-                if not have_ids:
-                    raise OutcomeUnknownError(pending, err) from err
-                uncertain = True
-            elif kind is Transience.PERMANENT and not (
-                uncertain and isinstance(err, ConflictError)
-            ):
+                settle = True
+            elif kind is Transience.PERMANENT and not (settle and isinstance(err, ConflictError)):
                 raise
-            last_error = err
-        else:
-            if not have_ids:
-                return list(response.tasks)
-            done.update((task.id, task) for task in response.tasks)
-            pending = [t for t in pending if t.id not in done]
-            if not pending:
-                break
-            # SUCCESS, yet some tasks are missing from the answer: look them up.
-            uncertain = True
-            last_error = OutcomeUnknownError(pending, _incomplete_answer(len(pending)))
-        try:
-            yield from backoff(last_error, "PostTasks", attempt, budget)
-        except TaskgrpcError:
-            if uncertain:
-                raise OutcomeUnknownError(pending, last_error) from last_error
-            raise
+            try:
+                yield from backoff(err, "PostTasks", attempt, budget)
+            except TaskgrpcError:
+                if settle:
+                    raise unknown_outcome(pending, err) from err
+                raise
+            continue
+        return _merge(tasks, pending, response.tasks, done)
     return [done[t.id] for t in tasks]
+
+
+def _merge(
+    tasks: list[r.Task], sent: list[r.Task], answer: Sequence[r.Task], done: dict[str, r.Task]
+) -> list[r.Task]:
+    """The results in input order, from a SUCCESS answer to ``sent`` and the tasks found.
+
+    The answer is matched by id, or by position if the service chose other
+    ids; an answer of another length raises OutcomeUnknownError (nothing is
+    sent again: SUCCESS is final).
+    """
+    if len(answer) != len(sent):
+        raise unknown_outcome(sent, _incomplete_answer(len(sent), len(answer)))
+    by_id = {task.id: task for task in answer}
+    if all(task.id in by_id for task in sent):
+        mine = [by_id[task.id] for task in sent]
+    else:
+        mine = list(answer)
+    results = dict(done)
+    results.update((sent_task.id, got) for sent_task, got in zip(sent, mine, strict=True))
+    if all(task.id for task in tasks):
+        return [results[task.id] for task in tasks]
+    return mine  # no ids (then nothing was found earlier): the answer, in order
+
+
+def unknown_outcome(tasks: Sequence[r.Task], cause: TaskgrpcError) -> OutcomeUnknownError:
+    """OutcomeUnknownError, or its deadline flavour when time ran out (also a
+    DeadlineExceededError, so a deadline is caught as one whatever the verb)."""
+    if isinstance(cause, DeadlineExceededError):
+        return DeadlineOutcomeUnknownError(tasks, cause)
+    return OutcomeUnknownError(tasks, cause)
 
 
 def _foreign_conflict(task_id: str) -> ConflictError:
@@ -304,9 +336,9 @@ def _foreign_conflict(task_id: str) -> ConflictError:
     )
 
 
-def _incomplete_answer(missing: int) -> ServerError:
+def _incomplete_answer(sent: int, got: int) -> ServerError:
     return ServerError(
         code=status_code_pb2.FAILURE,
-        description=f"PostTasks answered SUCCESS without {missing} of the tasks sent",
+        description=f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent",
         method="PostTasks",
     )

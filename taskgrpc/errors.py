@@ -15,6 +15,7 @@
     │   ├── UnavailableError
     │   └── DeadlineExceededError
     ├── OutcomeUnknownError                 a create may or may not have happened
+    │   └── DeadlineOutcomeUnknownError     ... because time ran out (also a DeadlineExceededError)
     └── BulkError                           some items of a bulk call failed
 
 Errors pickle (tasks travel as bytes, see ``_pickling``). Messages never
@@ -40,6 +41,7 @@ __all__ = [
     "BulkError",
     "ConflictError",
     "DeadlineExceededError",
+    "DeadlineOutcomeUnknownError",
     "InvalidRequestError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -176,14 +178,37 @@ class OutcomeUnknownError(TaskgrpcError):
         self.tasks = list(tasks)
         self.cause = cause
         hint = (
-            "re-running the same create is safe: tasks that exist will conflict"
+            "creating these .tasks again (they carry their ids) is safe: those that "
+            "exist are returned, not duplicated"
             if all(t.id for t in self.tasks)
             else "give tasks ids (the default assign_ids=True) to make creates safe to retry"
         )
-        super().__init__(
+        # Exception's own init: in DeadlineOutcomeUnknownError the next class in the
+        # MRO is DeadlineExceededError, whose init takes other arguments.
+        Exception.__init__(
+            self,
             f"the outcome of creating {len(self.tasks)} task(s) is unknown, they may or may "
-            f"not exist ({cause}); {hint}"
+            f"not exist ({cause}); {hint}",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.tasks, self.cause))
+
+
+class DeadlineOutcomeUnknownError(OutcomeUnknownError, DeadlineExceededError):
+    """A create ran out of time with its outcome unknown.
+
+    Both an :class:`OutcomeUnknownError` (``.tasks`` may exist) and a
+    :class:`DeadlineExceededError`, so a slow server gives a deadline error
+    whatever the verb.
+    """
+
+    def __init__(self, tasks: Sequence[Task], cause: TaskgrpcError) -> None:
+        OutcomeUnknownError.__init__(self, tasks, cause)
+        self.grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
+        self.details = str(cause)
+        self.method = "PostTasks"
+        self.sent = True
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.tasks, self.cause))

@@ -421,13 +421,29 @@ def test_wrong_pat_is_auth_error_and_changes_nothing():
 def test_conflict_on_existing_id(client, server):
     task = build_task(CC, concepts=["cat"])
     task.id = "dup"
-    client.create(task)
+    first = client.create(task)
+    other = build_task(CC, concepts=["cat"], name="other content")
+    other.id = "dup"
     with pytest.raises(taskgrpc.ConflictError) as info:
-        client.create(task)
+        client.create(other)
     assert info.value.code == sc.TASK_CONFLICT
     assert info.value.method == "PostTasks"
-    assert server.servicer.calls["PostTasks"] == 2  # a conflict is not retried
-    assert ids(server.servicer.tasks(USER, APP)) == ["dup"]
+    assert "dup" in info.value.description
+    # the conflict is settled by one lookup, never by posting again
+    assert server.servicer.calls["PostTasks"] == 2
+    assert server.servicer.calls["ListTasks"] == 1
+    assert server.servicer.tasks(USER, APP) == [first]
+
+
+def test_creating_the_same_task_with_its_id_again_returns_it(client, server):
+    # An id works like an idempotency key: the same content under the same id is the
+    # task an earlier run created, so a re-run returns it and stores nothing new.
+    task = build_task(CC, concepts=["cat"], name="same")
+    task.id = "again"
+    first = client.create(task)
+    assert client.create(task) == first
+    assert client.create_many([task]) == [first]
+    assert server.servicer.tasks(USER, APP) == [first]
 
 
 def test_invalid_request_from_the_server(client, server):

@@ -257,9 +257,23 @@ def test_body_status_raises_the_api_error(wire, code, cls):
 
 
 def test_body_error_on_create(wire):
+    # A conflict on a task with an id is settled by one lookup: here the stored task has
+    # other content, so it is someone else's and the ConflictError stands.
     run = wire.start(lambda: wire.client.create(simple_task("dup")))
     wire.answer("PostTasks", multi(status=bad_status(sc.TASK_CONFLICT, "exists")))
+    foreign = stored(simple_task("dup", name="someone else's"))
+    request = wire.answer("ListTasks", multi(foreign))
+    assert list(request.ids) == ["dup"]
     with pytest.raises(taskgrpc.ConflictError) as info:
+        run.result()
+    assert info.value.method == "PostTasks"
+
+
+def test_body_error_on_create_without_id_is_raised_at_once(wire):
+    task = simple_task("")
+    run = wire.start(lambda: wire.client.create(task, assign_id=False))
+    wire.answer("PostTasks", multi(status=bad_status(sc.CONN_INVALID_REQUEST, "bad")))
+    with pytest.raises(taskgrpc.InvalidRequestError) as info:
         run.result()
     assert info.value.method == "PostTasks"
 

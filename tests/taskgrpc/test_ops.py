@@ -382,11 +382,34 @@ def test_create_conflict_after_uncertain_is_reconciled(clock):
     assert driver.calls[2].request == post([A, B])
 
 
-def test_create_conflict_without_uncertainty_is_raised(clock):
+def test_create_conflict_with_another_task_under_the_id_is_raised(clock):
     conflict = multi(status=bad_status(sc.TASK_CONFLICT, "exists"))
-    driver = ScriptedDriver([conflict], clock)
+    other = stored(A)
+    other.name = "someone else's"
+    driver = ScriptedDriver([conflict, multi(other)], clock)
     with pytest.raises(e.ConflictError):
         driver.run(_ops.create(post([A]), budget()))
+    # settled by one lookup, no back-off and no second post
+    assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks")]
+    assert driver.calls[1].request == lookup([A.id])
+
+
+def test_create_conflict_with_our_own_task_returns_it(clock):
+    # Same id, same content: an earlier run created it. Like an idempotency key, the
+    # create returns it, and posts only what is still missing.
+    conflict = multi(status=bad_status(sc.TASK_CONFLICT, "exists"))
+    driver = ScriptedDriver([conflict, multi(stored(A)), multi(stored(B))], clock)
+    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks"), ("Call", "PostTasks")]
+    assert driver.calls[2].request == post([B])
+
+
+def test_create_conflict_without_ids_is_raised(clock):
+    anon = simple_task(name="anon")
+    anon.id = ""
+    driver = ScriptedDriver([multi(status=bad_status(sc.TASK_CONFLICT, "exists"))], clock)
+    with pytest.raises(e.ConflictError):
+        driver.run(_ops.create(post([anon]), budget()))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -520,9 +543,31 @@ def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
 
 
-def test_create_success_that_leaves_out_a_task_looks_it_up(clock):
-    # SUCCESS, but the answer lacks B: B is looked up rather than a KeyError escaping.
-    driver = ScriptedDriver([multi(stored(A)), multi(stored(B))], clock)
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
-    assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
-    assert driver.calls[1].request == lookup([B.id])
+def test_create_success_with_a_task_missing_is_final_and_unknown(clock):
+    # SUCCESS is final (PostTasks is all or nothing): nothing is posted or looked up
+    # again, and the caller learns which tasks are in doubt.
+    driver = ScriptedDriver([multi(stored(A))], clock)
+    with pytest.raises(e.OutcomeUnknownError) as info:
+        driver.run(_ops.create(post([A, B]), budget()))
+    assert driver.shape() == [("Call", "PostTasks")]
+    assert [t.id for t in info.value.tasks] == [A.id, B.id]
+
+
+def test_create_success_with_other_ids_is_matched_by_position(clock):
+    # A service that picks its own ids must not make the client post again (which
+    # would duplicate every task): the answer is taken in order.
+    renamed_a, renamed_b = stored(A), stored(B)
+    renamed_a.id, renamed_b.id = "server-1", "server-2"
+    driver = ScriptedDriver([multi(renamed_a, renamed_b)], clock)
+    assert driver.run(_ops.create(post([A, B]), budget())) == [renamed_a, renamed_b]
+    assert driver.shape() == [("Call", "PostTasks")]
+
+
+def test_create_deadline_with_unknown_outcome_is_also_a_deadline_error(clock):
+    driver = ScriptedDriver(
+        [e.DeadlineExceededError(grpc.StatusCode.DEADLINE_EXCEEDED, "slow", "PostTasks")], clock
+    )
+    with pytest.raises(e.DeadlineExceededError) as info:
+        driver.run(_ops.create(post([A]), budget(timeout=0.5)))
+    assert isinstance(info.value, e.OutcomeUnknownError)
+    assert [t.id for t in info.value.tasks] == [A.id]
