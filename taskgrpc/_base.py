@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Sequence, Sized
 from typing import Any, Generic, TypeVar, cast
 
@@ -19,9 +20,9 @@ from google.protobuf.message import Message
 
 from . import _ops
 from . import requests as rq
-from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, from_env
+from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, check_timeout, from_env
 from ._stub import TaskStub
-from .builders import check_task
+from .builders import _require_id, check_task
 from .errors import BulkError, TaskgrpcError, ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
 
@@ -79,7 +80,7 @@ def _positive_int(value: object, name: str) -> int:
     return value
 
 
-Progress = Callable[[int, int], None]
+ProgressCallback = Callable[[int, int], None]
 
 
 class Bulk:
@@ -98,7 +99,7 @@ class Bulk:
         batch_size: int,
         concurrency: int,
         make_op: Callable[[int, list[Any]], _ops.Op[list[Any]]],
-        progress: Progress | None,
+        progress: ProgressCallback | None,
     ) -> None:
         size = _positive_int(batch_size, "batch_size")
         self.concurrency = _positive_int(concurrency, "concurrency")
@@ -139,6 +140,21 @@ class Bulk:
 
 
 ChannelT = TypeVar("ChannelT")
+
+#: Every live client, so that a forked child can give each fresh locks at once.
+_CLIENTS: weakref.WeakSet[ClientCore[Any]] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    # Only the forking thread survives a fork; a lock another thread held stays held.
+    for client in list(_CLIENTS):
+        client._lock = threading.Lock()
+        if client._limiter is not None:
+            client._limiter.reset_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 C = TypeVar("C", bound="ClientCore[Any]")
 
 
@@ -184,6 +200,7 @@ class ClientCore(Generic[ChannelT]):
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self._closed = False
+        _CLIENTS.add(self)
 
     @classmethod
     def from_env(cls: type[C], **overrides: Any) -> C:
@@ -224,10 +241,7 @@ class ClientCore(Generic[ChannelT]):
     # --- building operations ------------------------------------------------------------
 
     def _budget(self, timeout: float | None, retry: RetryArg) -> _ops.Budget:
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-        ):
-            raise ValidationError(f"timeout must be a positive number, got {timeout!r}")
+        check_timeout(timeout)
         config = self._config
         if retry is DEFAULT:
             policy = config.retry
@@ -256,7 +270,7 @@ class ClientCore(Generic[ChannelT]):
         batch_size: int,
         concurrency: int,
         assign_ids: bool,
-        progress: Progress | None,
+        progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
@@ -283,7 +297,7 @@ class ClientCore(Generic[ChannelT]):
         tasks: Iterable[r.Task],
         batch_size: int,
         concurrency: int,
-        progress: Progress | None,
+        progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
@@ -307,14 +321,15 @@ class ClientCore(Generic[ChannelT]):
         task_ids: Iterable[str],
         batch_size: int,
         concurrency: int,
-        progress: Progress | None,
+        progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
         if isinstance(task_ids, str):
             raise ValidationError("task_ids must be a list of ids, not a single string")
         items = list(task_ids)
-        rq.delete_tasks(self._config.uaid, items)  # validates every id
+        if items:
+            rq.delete_tasks(self._config.uaid, items)  # validates every id
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
@@ -332,6 +347,14 @@ class ClientCore(Generic[ChannelT]):
     ) -> _ops.Op[r.Task]:
         request = rq.get_task(self._config.uaid, task_id, additional_fields)
         return _ops.get(request, self._budget(timeout, retry))
+
+    def _op_existing(
+        self, task_ids: Iterable[str], timeout: float | None, retry: RetryArg
+    ) -> _ops.Op[dict[str, r.Task]]:
+        if isinstance(task_ids, str):
+            raise ValidationError("task_ids must be a list of ids, not a single string")
+        ids = [_require_id(t, f"task_ids[{i}]") for i, t in enumerate(task_ids)]
+        return _ops.existing(ids, self._budget(timeout, retry))
 
     def _op_update(
         self, task: r.Task, timeout: float | None, retry: RetryArg

@@ -61,6 +61,26 @@ def is_loopback(target: str) -> bool:
         return False
 
 
+def open_channel(config: ClientConfig, grpc_module: Any) -> Any:
+    """A new channel to ``config.target``: ``grpc_module`` is ``grpc`` or ``grpc.aio``."""
+    import grpc
+
+    if config.secure:
+        return grpc_module.secure_channel(
+            config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
+        )
+    return grpc_module.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    """``timeout`` if it is None or a positive number; ValidationError otherwise."""
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0
+    ):
+        raise ValidationError(f"timeout must be a positive number or None, got {timeout!r}")
+    return timeout
+
+
 class ClientConfig:
     """Validated client settings. ``repr`` never shows the PAT."""
 
@@ -102,11 +122,7 @@ class ClientConfig:
         self.app_id = app_id
         self.target = normalize_target(target)
         self.secure = bool(secure)
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-        ):
-            raise ValidationError(f"timeout must be a positive number or None, got {timeout!r}")
-        self.timeout = timeout
+        self.timeout = check_timeout(timeout)
         if retry is DEFAULT:
             retry = RetryPolicy()
         if retry is not None and not isinstance(retry, RetryPolicy):

@@ -20,8 +20,8 @@ import grpc.aio
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops
-from ._base import Bulk, ClientCore, PageSource, Progress, RetryArg
-from ._config import CHANNEL_OPTIONS
+from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
+from ._config import open_channel
 from ._stub import TaskStub
 from .errors import TaskgrpcError, transport_error
 from .retry import DEFAULT
@@ -52,13 +52,7 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
         if self._methods is None or self._loop is not loop or self._pid != os.getpid():
             # A channel of another loop (or of the parent process) is dropped, not closed:
             # closing it needs its own loop.
-            config = self._config
-            if config.secure:
-                channel = grpc.aio.secure_channel(
-                    config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
-                )
-            else:
-                channel = grpc.aio.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+            channel: grpc.aio.Channel = open_channel(self._config, grpc.aio)
             self._channel, self._loop, self._pid = channel, loop, os.getpid()
             self._methods = TaskStub(channel).methods
         return self._methods
@@ -154,7 +148,7 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
         batch_size: int = 128,
         concurrency: int = 8,
         assign_ids: bool = True,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
@@ -173,7 +167,7 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
         *,
         batch_size: int = 128,
         concurrency: int = 8,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
@@ -188,7 +182,7 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
         *,
         batch_size: int = 128,
         concurrency: int = 8,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> None:
@@ -196,6 +190,12 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
         await self._run_bulk(
             self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
         )
+
+    async def existing(
+        self, task_ids: Iterable[str], *, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> dict[str, r.Task]:
+        """The tasks among ``task_ids`` that exist, by id; see :meth:`TaskClient.existing`."""
+        return await self._run(self._op_existing(task_ids, timeout, retry))
 
     async def get(
         self,

@@ -308,17 +308,18 @@ def _fingerprint(task: r.Task) -> tuple[object, ...]:
     workers |= {w.model.id for w in worker.workers if w.HasField("model")}
     workers |= {w.workflow.id for w in worker.workers if w.HasField("workflow")}
     reviewers = {u.id for u in task.review.users} | set(task.review.user_ids)
+    # Unset enums read as the documented defaults, which a service may fill in.
     return (
         task.type,
         task.name,
         task.description,
         task.sample_ms,
-        task.input_source.type,
+        task.input_source.type or r.TaskInputSource.ALL_INPUTS,
         task.input_source.id,
         frozenset(concepts),
-        worker.strategy,
+        worker.strategy or r.TaskWorker.FULL,
         frozenset(workers),
-        task.review.strategy,
+        task.review.strategy or r.TaskReview.NONE,
         frozenset(reviewers),
         task.label_order_id,
     )

@@ -354,7 +354,7 @@ def _create(args: argparse.Namespace, lines: list[Line], failures: Failures) -> 
     todo: list[Line] = []
     try:
         with _client(args) as client:
-            existing = client._existing([t.id for t in tasks]) if tasks else {}
+            existing = client.existing([t.id for t in tasks]) if tasks else {}
             todo = [line for line in unique if line.task and line.task.id not in existing]
             for line in unique:
                 if line.task and line.task.id in existing:

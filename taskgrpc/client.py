@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -15,8 +14,8 @@ import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops
-from ._base import Bulk, ClientCore, PageSource, Progress, RetryArg
-from ._config import CHANNEL_OPTIONS
+from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
+from ._config import open_channel
 from ._stub import TaskStub
 from .errors import TaskgrpcError, transport_error
 from .retry import DEFAULT
@@ -39,9 +38,6 @@ class TaskClient(ClientCore[grpc.Channel]):
     # --- connection -------------------------------------------------------------------
 
     def _connect(self) -> dict[str, Any]:
-        if self._pid != os.getpid():
-            # A forked child: the parent's lock may have been held at fork time.
-            self._lock = threading.Lock()
         with self._lock:
             if self._closed:
                 raise TaskgrpcError("the client is closed")
@@ -50,13 +46,7 @@ class TaskClient(ClientCore[grpc.Channel]):
                 return self._methods
             if self._methods is None or self._pid != os.getpid():
                 # In a forked child the parent's channel is left alone (not closed).
-                config = self._config
-                if config.secure:
-                    channel = grpc.secure_channel(
-                        config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
-                    )
-                else:
-                    channel = grpc.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+                channel: grpc.Channel = open_channel(self._config, grpc)
                 self._channel = channel
                 self._methods = TaskStub(channel).methods
                 self._pid = os.getpid()
@@ -133,7 +123,7 @@ class TaskClient(ClientCore[grpc.Channel]):
         batch_size: int = 128,
         concurrency: int = 8,
         assign_ids: bool = True,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
@@ -158,7 +148,7 @@ class TaskClient(ClientCore[grpc.Channel]):
         *,
         batch_size: int = 128,
         concurrency: int = 8,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
@@ -173,7 +163,7 @@ class TaskClient(ClientCore[grpc.Channel]):
         *,
         batch_size: int = 128,
         concurrency: int = 8,
-        progress: Progress | None = None,
+        progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> None:
@@ -182,9 +172,14 @@ class TaskClient(ClientCore[grpc.Channel]):
             self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
         )
 
-    def _existing(self, task_ids: list[str]) -> dict[str, r.Task]:
-        """The tasks among ``task_ids`` that exist (ListTasks by ids, 1000 at a time)."""
-        return self._run(_ops.existing(task_ids, self._budget(None, DEFAULT)))
+    def existing(
+        self, task_ids: Iterable[str], *, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> dict[str, r.Task]:
+        """The tasks among ``task_ids`` that exist, by id (ListTasks by ids, 1000 at a time).
+
+        Tasks of a label order are included. ``timeout`` covers every lookup.
+        """
+        return self._run(self._op_existing(task_ids, timeout, retry))
 
     def _run_bulk(self, bulk: Bulk) -> list[Any]:
         def run(index: int) -> list[Any] | TaskgrpcError:

@@ -184,6 +184,10 @@ class TokenBucket:
                 return 0.0
             return -self._tokens / self.rate
 
+    def reset_lock(self) -> None:
+        """A fresh lock (in a forked child, where the old one may be held forever)."""
+        self._lock = threading.Lock()
+
     def __getstate__(self) -> dict[str, float]:
         return {"rate": self.rate, "burst": self.burst}
 
