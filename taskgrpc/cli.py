@@ -232,7 +232,7 @@ def _client(args: argparse.Namespace) -> TaskClient:
     if target:
         kwargs["target"] = target
     if args.insecure:
-        kwargs.update(secure=False, allow_insecure=True)
+        kwargs.update(secure=False, allow_insecure=args.allow_insecure)
     return TaskClient(**kwargs)
 
 
@@ -352,13 +352,25 @@ def _create(args: argparse.Namespace, lines: list[Line], failures: Failures) -> 
     existing: dict[str, r.Task] = {}
     created: list[r.Task | None] = []
     todo: list[Line] = []
+    looked_up = False
+    client = _client(args)  # bad settings are a usage error, before the run starts
     try:
-        with _client(args) as client:
+        with client:
             existing = client.existing([t.id for t in tasks]) if tasks else {}
-            todo = [line for line in unique if line.task and line.task.id not in existing]
+            looked_up = True
             for line in unique:
-                if line.task and line.task.id in existing:
+                stored = existing.get(line.task.id) if line.task else None
+                if line.task is None or stored is None:
+                    todo.append(line)
+                elif same_task(line.task, stored):
                     _note(args, f"exists: line {line.number} (id {line.task.id})")
+                else:
+                    del existing[line.task.id]
+                    failures.add(
+                        line,
+                        f"line {line.number}: id {line.task.id} is taken by a stored task "
+                        "with other content",
+                    )
             bar = Progress(len(todo), "create", not args.quiet)
             try:
                 created = _bulk(
@@ -376,7 +388,7 @@ def _create(args: argparse.Namespace, lines: list[Line], failures: Failures) -> 
     except TaskgrpcError as err:
         # The run failed as a whole: every valid line not known to be done is a failure,
         # so that re-running the failures file loses nothing.
-        for line in unique if not existing else todo:
+        for line in todo if looked_up else unique:
             failures.add(line, f"line {line.number}: {_error_text(err)}")
         return EXIT_FAILURES
     by_id = dict(existing)
@@ -472,8 +484,9 @@ def _run_bulk_command(
     run: Callable[[TaskClient, Progress], list[Any]],
 ) -> list[Any | None]:
     """Run one bulk call for ``lines``; if the run fails as a whole, every line is a failure."""
+    client = _client(args)  # bad settings are a usage error, before the run starts
     try:
-        with _client(args) as client:
+        with client:
             bar = Progress(len(lines), label, not args.quiet)
             try:
                 return _bulk(lambda: run(client, bar), lines, failures)
@@ -550,7 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--target", help=f"host or host:port (default: ${ENV_BASE} or api.clarifai.com)"
     )
     group.add_argument("--pat-file", help=f"read the PAT from this file (default: ${ENV_PAT})")
-    group.add_argument("--insecure", action="store_true", help="plaintext gRPC (local fakes)")
+    group.add_argument(
+        "--insecure", action="store_true", help="plaintext gRPC, to a loopback host (local fakes)"
+    )
+    group.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="with --insecure, allow a host that is not loopback (the PAT travels in clear)",
+    )
     group.add_argument("--timeout", type=float, default=30.0, help="seconds per call")
     group.add_argument("--quiet", "-q", action="store_true", help="no progress or summary")
 

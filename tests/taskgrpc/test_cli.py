@@ -1002,3 +1002,38 @@ def test_progress_on_a_tty_stderr_unless_quiet(cli: Cli, quiet: bool) -> None:
         assert "3/3" not in err and "created" not in err, err
     else:
         assert "3/3" in err, err
+
+
+@pytest.mark.parametrize("command", ["create", "update", "delete", "list"])
+def test_a_bad_target_is_a_usage_error_for_every_command(cli: Cli, command: str) -> None:
+    path = cli.write("t.jsonl", [task_json("bt", id="bt-1")])
+    args = {
+        "create": ["create", "--file", path],
+        "update": ["update", "--file", path],
+        "delete": ["delete", "bt-1"],
+        "list": ["list"],
+    }[command]
+    result = cli(*args, "--target", "http://127.0.0.1:1")
+    assert result.code == 2, str(result)
+    assert "target" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_insecure_to_a_remote_host_needs_allow_insecure(cli: Cli) -> None:
+    # Port 9 on a documentation address: refused before any connection is tried.
+    remote = cli.env(CLARIFAI_GRPC_BASE="192.0.2.1:9")
+    refused = cli("list", env=remote)
+    assert refused.code == 2, str(refused)
+    assert "allow" in refused.err and "clear text" in refused.err
+    assert PAT not in refused.out + refused.err
+
+
+def test_a_stored_task_with_other_content_under_a_line_id_is_a_failure(cli: Cli) -> None:
+    seed(cli, [task_json("original", id="taken")])
+    failed = cli.tmp / "failed.jsonl"
+    line = task_json("different", id="taken")
+    result = cli("create", "--file", cli.write("t.jsonl", [line]), "--failures", str(failed))
+    assert result.code == 1, str(result)
+    assert "taken" in result.err and "other content" in result.err
+    assert cli.stored_names() == ["original"]
+    assert [json.loads(x) for x in failed.read_text().splitlines()] == [line]

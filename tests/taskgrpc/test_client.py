@@ -1008,3 +1008,21 @@ def test_fresh_process_on_a_plain_channel(server, mode):
     assert done.stdout.strip() == "OK Task"
     assert server.servicer.calls["PostTasks"] == 1
     assert server.servicer.calls["DeleteTasks"] == 1
+
+
+def test_existing_reports_only_the_ids_that_exist(client, server):
+    made = client.create_many([build_task(CC, concepts=["c"], name=f"e{i}") for i in range(3)])
+    found = client.existing([made[0].id, "no-such-task", made[2].id])
+    assert found == {made[0].id: made[0], made[2].id: made[2]}
+    assert client.existing([]) == {}
+    with pytest.raises(taskgrpc.ValidationError):
+        client.existing("one-id-as-a-string")
+
+
+def test_bulk_calls_with_nothing_to_do_send_nothing(client, server):
+    assert client.create_many([]) == []
+    assert client.update_many([]) == []
+    assert client.delete_many([]) is None
+    assert sum(server.servicer.calls.values()) == 0
+    with pytest.raises(taskgrpc.ValidationError):
+        client.delete()  # the single-request verb still needs an id
