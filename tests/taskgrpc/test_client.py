@@ -6,6 +6,7 @@ import itertools
 import subprocess
 import sys
 import threading
+import time
 
 import grpc
 import pytest
@@ -729,9 +730,17 @@ def test_auto_annotation_task_without_type_is_created(client):
     assert client.create(hand).worker == hand.worker
 
 
-def test_timeout_per_call(client):
+def test_timeout_per_call(make_client, server):
+    # The client's own timeout (10 s) would let a 0.6 s server answer; a per-call
+    # timeout of 0.2 s must win, and a generous one must not get in the way.
+    client = make_client(timeout=10.0)
     created = client.create(build_task(CC, concepts=["c"]), timeout=5)
-    assert client.get(created.id, timeout=2.5) == created
+    server.servicer.set_faults(Faults(latency_ms=600, methods={"GetTask"}))
+    start = time.monotonic()
+    with pytest.raises(taskgrpc.DeadlineExceededError):
+        client.get(created.id, timeout=0.2)
+    assert time.monotonic() - start < 0.55
+    assert client.get(created.id, timeout=5) == created
 
 
 @pytest.mark.parametrize("field", ["pat", "user_id", "app_id"])
