@@ -14,6 +14,7 @@ from .builders import (
     build_task,
     check_task,
     consensus,
+    content_id,
     dataset,
     dynamic,
     full,
@@ -22,6 +23,7 @@ from .builders import (
     partitioned,
     partitioned_evenly,
     saved_search,
+    with_content_ids,
 )
 from .client import TaskClient, TaskPager
 from .errors import (
@@ -87,6 +89,7 @@ __all__ = [
     "build_task",
     "check_task",
     "consensus",
+    "content_id",
     "dataset",
     "dynamic",
     "full",
@@ -95,4 +98,5 @@ __all__ = [
     "partitioned",
     "partitioned_evenly",
     "saved_search",
+    "with_content_ids",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "build_task",
     "check_task",
     "consensus",
+    "content_id",
     "dataset",
     "dynamic",
     "full",
@@ -33,6 +34,7 @@ __all__ = [
     "partitioned",
     "partitioned_evenly",
     "saved_search",
+    "with_content_ids",
 ]
 
 TaskType = r.Task.TaskType
@@ -298,6 +300,38 @@ def _worker_ids(worker: r.TaskWorker) -> list[str]:
     if worker.users:
         ids += [u.id for u in worker.users]
     return ids
+
+
+def content_id(task: r.Task, salt: str = "") -> str:
+    """A 32-hex id derived from the task's content (all but its id) and ``salt``.
+
+    The same task always gets the same id, so a pipeline that gives its tasks
+    content ids can re-run a create safely: what exists is returned, not
+    created again. A different ``salt`` makes a deliberate copy.
+    """
+    import hashlib
+    import json
+
+    from google.protobuf import json_format
+
+    body = r.Task()
+    body.CopyFrom(task)
+    body.ClearField("id")
+    canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
+
+
+def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
+    """``tasks``, each one without an id replaced by a copy with its :func:`content_id`."""
+    out = []
+    for task in tasks:
+        if not task.id:
+            copy = r.Task()
+            copy.CopyFrom(task)
+            copy.id = content_id(task, salt)
+            task = copy
+        out.append(task)
+    return out
 
 
 def _fingerprint(task: r.Task) -> tuple[object, ...]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import json
 import os
 import shutil
@@ -22,9 +21,8 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from . import requests as rq
-from ._base import clone
 from ._config import ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
-from .builders import check_task, same_task
+from .builders import check_task, content_id, same_task
 from .client import TaskClient
 from .errors import ApiError, BulkError, TaskgrpcError, ValidationError, code_name
 
@@ -103,14 +101,6 @@ def parse_tasks(path: str, *, require_id: bool) -> list[Line]:
             line.error = f"{label}:{number}: {err}"
         lines.append(line)
     return lines
-
-
-def content_id(task: r.Task, salt: str = "") -> str:
-    """A 32-hex id derived from the task's content (without its id) and ``salt``."""
-    body = clone(task)
-    body.ClearField("id")
-    canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
 
 
 # --- output -------------------------------------------------------------------------------
