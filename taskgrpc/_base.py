@@ -86,10 +86,12 @@ ProgressCallback = Callable[[int, int], None]
 class Bulk:
     """One bulk call: its items in chunks, each chunk's operation, results put back in order.
 
-    ``make_op(i, chunk)`` builds chunk ``i``'s operation. The drivers run
-    ``op(i)`` for every chunk ``i``, up to ``concurrency`` at
-    once, hand each outcome (the chunk's results, or its TaskgrpcError) to
-    :meth:`done`, and finally call :meth:`result`.
+    ``make_op(i, chunk)`` builds chunk ``i``'s operation when the chunk starts
+    (so building requests overlaps with batches in flight); it may replace the
+    chunk's items in place, e.g. with the copies it sends. The drivers run
+    ``op(i)`` for every chunk ``i``, up to ``concurrency`` at once, hand each
+    outcome (the chunk's results, or its TaskgrpcError) to :meth:`done`, and
+    finally call :meth:`result`.
     """
 
     def __init__(
@@ -106,7 +108,7 @@ class Bulk:
         if progress is not None and not callable(progress):
             raise ValidationError("progress must be a callable taking (done, total)")
         self.operation = operation
-        self.items = items
+        self.total = len(items)
         self.chunks = [items[i : i + size] for i in range(0, len(items), size)]
         self._make_op = make_op
         self._progress = progress
@@ -121,7 +123,7 @@ class Bulk:
         self._outcomes[index] = outcome
         self._finished += len(self.chunks[index])
         if self._progress is not None:
-            self._progress(self._finished, len(self.items))
+            self._progress(self._finished, self.total)
 
     def result(self) -> list[Any]:
         """Every result in input order, or BulkError naming each failed item."""
@@ -135,7 +137,8 @@ class Bulk:
             errors.update((len(results) + k, error) for k in range(len(chunk)))
             results += [None] * len(chunk)
         if errors:
-            raise BulkError(self.operation, self.items, results, errors)
+            items = [item for chunk in self.chunks for item in chunk]
+            raise BulkError(self.operation, items, results, errors)
         return results
 
 
@@ -274,23 +277,18 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        """Check every task and build every request (giving ids) before anything is sent."""
+        """Check every task before anything is sent; each batch's request (with its ids) is
+        built when the batch starts, and its tasks replaced by the copies sent."""
         items = check_tasks(tasks)
-        size = _positive_int(batch_size, "batch_size")
         self._budget(timeout, retry)
-        requests = []
-        for start in range(0, len(items), size):
-            request = create_request(self._config.uaid, items[start : start + size], assign_ids)
-            items[start : start + size] = request.tasks  # the sent copies, with their ids
-            requests.append(request)
-        return Bulk(
-            "create_many",
-            items,
-            size,
-            concurrency,
-            lambda index, _: _ops.create(requests[index], self._budget(timeout, retry)),
-            progress,
-        )
+        uaid = self._config.uaid
+
+        def op(_: int, chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+            request = create_request(uaid, chunk, assign_ids)
+            chunk[:] = request.tasks  # the sent copies, with their ids, for BulkError
+            return _ops.create(request, self._budget(timeout, retry))
+
+        return Bulk("create_many", items, batch_size, concurrency, op, progress)
 
     def _bulk_update(
         self,
