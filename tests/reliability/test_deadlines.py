@@ -68,16 +68,18 @@ def test_slow_server_gives_deadline_exceeded_within_the_timeout(
 def test_slow_create_reports_an_unknown_outcome_within_the_timeout(
     server: FakeServer, servicer: FakeV2Servicer, max_attempts: int
 ) -> None:
-    """A create cut by its deadline may have landed: the documented error is
-    OutcomeUnknownError, caused by the deadline, and it still comes in about ``timeout``."""
+    """A create cut by its deadline may have landed: the error is a DeadlineExceededError
+    like every verb's, and also an OutcomeUnknownError naming the tasks in doubt; it comes
+    in about ``timeout``."""
     servicer.set_faults(Faults(latency_ms=SLOW_MS, methods={"PostTasks"}))
     with (
         client(server, "slowcreate", retry=policy(max_attempts)) as c,
         stopwatch() as elapsed,
-        pytest.raises(taskgrpc.OutcomeUnknownError) as info,
+        pytest.raises(taskgrpc.DeadlineExceededError) as info,
     ):
         c.create(task("late"), timeout=TIMEOUT)
     assert elapsed() <= TIMEOUT + SLACK
+    assert isinstance(info.value, taskgrpc.DeadlineOutcomeUnknownError)
     assert isinstance(info.value.cause, taskgrpc.DeadlineExceededError)
     assert [t.name for t in info.value.tasks] == ["late"]
 
