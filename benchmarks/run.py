@@ -40,8 +40,8 @@ USER = "bench"
 
 @dataclass
 class Sizes:
-    get_calls: int = 2000
-    get_rounds: int = 9
+    get_calls: int = 1000
+    get_rounds: int = 21
     create_tasks: int = 10_000
     async_gets: int = 5000
     list_tasks: int = 100_000
