@@ -30,12 +30,16 @@ def test_plugin_autoloads_in_a_fresh_pytest(tmp_path: Path) -> None:
     (tmp_path / "test_user.py").write_text(
         textwrap.dedent(
             """
+            from clarifai_grpc.grpc.api import resources_pb2 as r
+
             def test_uses_fake(fake_clarifai):
                 assert fake_clarifai.port > 0
-                fake_clarifai.servicer.put_tasks("u", "a", [])
+                fake_clarifai.servicer.put_tasks("u", "a", [r.Task(id="t1", name="x")])
+                assert len(fake_clarifai.servicer.tasks("u", "a")) == 1
 
-            def test_stopped_after(fake_clarifai):
-                assert fake_clarifai.servicer.calls == {}
+            def test_fresh_after(fake_clarifai):
+                # a new fake per test: the task stored by the previous test is gone
+                assert fake_clarifai.servicer.tasks("u", "a") == []
             """
         )
     )
