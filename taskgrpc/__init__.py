@@ -8,13 +8,13 @@ unless named in the docs (``taskgrpc.requests``, ``taskgrpc.errors``,
 from typing import TYPE_CHECKING, Any
 
 from . import _pickling  # noqa: F401 - makes Task messages picklable
+from ._content import content_id, same_task, with_content_ids
 from .builders import (
     all_inputs,
     auto_annotation,
     build_task,
     check_task,
     consensus,
-    content_id,
     dataset,
     dynamic,
     full,
@@ -23,7 +23,6 @@ from .builders import (
     partitioned,
     partitioned_evenly,
     saved_search,
-    with_content_ids,
 )
 from .client import TaskClient, TaskPager
 from .errors import (
@@ -97,6 +96,7 @@ __all__ = [
     "no_review",
     "partitioned",
     "partitioned_evenly",
+    "same_task",
     "saved_search",
     "with_content_ids",
 ]

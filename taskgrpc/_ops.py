@@ -25,7 +25,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import requests as rq
-from .builders import same_task
+from ._content import same_task
 from .errors import (
     ConflictError,
     DeadlineExceededError,
@@ -286,8 +286,10 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
             try:
                 yield from backoff(err, "PostTasks", attempt, budget)
             except TaskgrpcError:
-                if settle:
-                    raise unknown_outcome(pending, err) from err
+                if settle:  # out of attempts, or else out of time
+                    policy = budget.policy
+                    out_of_time = policy is not None and attempt < policy.max_attempts
+                    raise unknown_outcome(pending, err, out_of_time) from err
                 raise
             continue
         return _merge(tasks, pending, response.tasks, done)
@@ -299,28 +301,34 @@ def _merge(
 ) -> list[r.Task]:
     """The results in input order, from a SUCCESS answer to ``sent`` and the tasks found.
 
-    The answer is matched by id, or by position if the service chose other
-    ids; an answer of another length raises OutcomeUnknownError (nothing is
-    sent again: SUCCESS is final).
+    Each sent id must come back; tasks sent without an id take the other answers in
+    order. If no sent id comes back, the service chose every id: the answer is taken
+    by position. Any other answer (another length, repeated ids, some of our ids
+    missing) raises OutcomeUnknownError; nothing is sent again: SUCCESS is final.
     """
-    if len(answer) != len(sent):
-        raise unknown_outcome(sent, _incomplete_answer(len(sent), len(answer)))
     by_id = {task.id: task for task in answer}
-    if all(task.id in by_id for task in sent):
-        mine = [by_id[task.id] for task in sent]
+    given = [task.id for task in sent if task.id]
+    echoed = [i for i in given if i in by_id]
+    if len(answer) != len(sent) or len(by_id) != len(answer) or echoed not in ([], given):
+        raise unknown_outcome(sent, _incomplete_answer(len(sent), len(answer)))
+    if echoed:
+        rest = iter([task for task in answer if task.id not in set(given)])
+        mine = [by_id[task.id] if task.id else next(rest) for task in sent]
     else:
         mine = list(answer)
+    if not all(task.id for task in tasks):
+        return mine  # some had no id (then nothing was looked up): the answer, in order
     results = dict(done)
-    results.update((sent_task.id, got) for sent_task, got in zip(sent, mine, strict=True))
-    if all(task.id for task in tasks):
-        return [results[task.id] for task in tasks]
-    return mine  # no ids (then nothing was found earlier): the answer, in order
+    results.update((s.id, got) for s, got in zip(sent, mine, strict=True))
+    return [results[task.id] for task in tasks]
 
 
-def unknown_outcome(tasks: Sequence[r.Task], cause: TaskgrpcError) -> OutcomeUnknownError:
+def unknown_outcome(
+    tasks: Sequence[r.Task], cause: TaskgrpcError, out_of_time: bool = False
+) -> OutcomeUnknownError:
     """OutcomeUnknownError, or its deadline flavour when time ran out (also a
     DeadlineExceededError, so a deadline is caught as one whatever the verb)."""
-    if isinstance(cause, DeadlineExceededError):
+    if out_of_time or isinstance(cause, DeadlineExceededError):
         return DeadlineOutcomeUnknownError(tasks, cause)
     return OutcomeUnknownError(tasks, cause)
 
@@ -339,6 +347,9 @@ def _foreign_conflict(task_id: str) -> ConflictError:
 def _incomplete_answer(sent: int, got: int) -> ServerError:
     return ServerError(
         code=status_code_pb2.FAILURE,
-        description=f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent",
+        description=(
+            f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent, "
+            "not matching the ids sent"
+        ),
         method="PostTasks",
     )

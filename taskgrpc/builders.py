@@ -25,7 +25,6 @@ __all__ = [
     "build_task",
     "check_task",
     "consensus",
-    "content_id",
     "dataset",
     "dynamic",
     "full",
@@ -34,7 +33,6 @@ __all__ = [
     "partitioned",
     "partitioned_evenly",
     "saved_search",
-    "with_content_ids",
 ]
 
 TaskType = r.Task.TaskType
@@ -300,68 +298,6 @@ def _worker_ids(worker: r.TaskWorker) -> list[str]:
     if worker.users:
         ids += [u.id for u in worker.users]
     return ids
-
-
-def content_id(task: r.Task, salt: str = "") -> str:
-    """A 32-hex id derived from the task's content (all but its id) and ``salt``.
-
-    The same task always gets the same id, so a pipeline that gives its tasks
-    content ids can re-run a create safely: what exists is returned, not
-    created again. A different ``salt`` makes a deliberate copy.
-    """
-    import hashlib
-    import json
-
-    from google.protobuf import json_format
-
-    body = r.Task()
-    body.CopyFrom(task)
-    body.ClearField("id")
-    canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
-
-
-def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
-    """``tasks``, each one without an id replaced by a copy with its :func:`content_id`."""
-    out = []
-    for task in tasks:
-        if not task.id:
-            copy = r.Task()
-            copy.CopyFrom(task)
-            copy.id = content_id(task, salt)
-            task = copy
-        out.append(task)
-    return out
-
-
-def _fingerprint(task: r.Task) -> tuple[object, ...]:
-    """What identifies a task's content, whichever field forms the service echoes back."""
-    concepts = {c.concept.id for c in task.concepts} | set(task.concept_ids)
-    worker = task.worker
-    workers = set(_worker_ids(worker))
-    workers |= {w.model.id for w in worker.workers if w.HasField("model")}
-    workers |= {w.workflow.id for w in worker.workers if w.HasField("workflow")}
-    reviewers = {u.id for u in task.review.users} | set(task.review.user_ids)
-    # Unset enums read as the documented defaults, which a service may fill in.
-    return (
-        task.type,
-        task.name,
-        task.description,
-        task.sample_ms,
-        task.input_source.type or r.TaskInputSource.ALL_INPUTS,
-        task.input_source.id,
-        frozenset(concepts),
-        worker.strategy or r.TaskWorker.FULL,
-        frozenset(workers),
-        task.review.strategy or r.TaskReview.NONE,
-        frozenset(reviewers),
-        task.label_order_id,
-    )
-
-
-def same_task(sent: r.Task, stored: r.Task) -> bool:
-    """Whether ``stored`` is the task ``sent`` (same content), not another one under its id."""
-    return _fingerprint(sent) == _fingerprint(stored)
 
 
 def is_auto_annotation(task: r.Task) -> bool:

@@ -22,7 +22,8 @@ from google.protobuf.message import Message
 
 from . import requests as rq
 from ._config import ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
-from .builders import check_task, content_id, same_task
+from ._content import content_id, same_task
+from .builders import check_task
 from .client import TaskClient
 from .errors import ApiError, BulkError, TaskgrpcError, ValidationError, code_name
 

@@ -569,24 +569,3 @@ def simple_hand_task() -> r.Task:
         review=REV(strategy=REV.NONE),
     )
 
-
-def test_content_id_depends_on_content_and_salt_only():
-    a = taskgrpc.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
-    same = taskgrpc.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
-    other = taskgrpc.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="b")
-    assert taskgrpc.content_id(a) == taskgrpc.content_id(same)
-    assert len(taskgrpc.content_id(a)) == 32 and int(taskgrpc.content_id(a), 16) >= 0
-    assert taskgrpc.content_id(a) != taskgrpc.content_id(other)
-    assert taskgrpc.content_id(a) != taskgrpc.content_id(a, salt="copy")
-    with_id = taskgrpc.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
-    with_id.id = "given"
-    assert taskgrpc.content_id(with_id) == taskgrpc.content_id(a)  # the id is not content
-
-
-def test_with_content_ids_copies_only_tasks_without_ids():
-    a = taskgrpc.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
-    b = taskgrpc.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="b")
-    b.id = "kept"
-    out = taskgrpc.with_content_ids([a, b])
-    assert [t.id for t in out] == [taskgrpc.content_id(a), "kept"]
-    assert a.id == "" and out[1] is b

@@ -571,3 +571,42 @@ def test_create_deadline_with_unknown_outcome_is_also_a_deadline_error(clock):
         driver.run(_ops.create(post([A]), budget(timeout=0.5)))
     assert isinstance(info.value, e.OutcomeUnknownError)
     assert [t.id for t in info.value.tasks] == [A.id]
+
+
+@pytest.mark.parametrize("answer_ids", [["a", "a"], ["a", "x"], ["x", "b"]])
+def test_create_success_echoing_only_some_ids_is_an_unknown_outcome(clock, answer_ids):
+    # Some of our ids come back, some do not: no way to tell which task is which, so
+    # nothing is reported created that might not be.
+    answer = []
+    for task_id, task in zip(answer_ids, (A, B), strict=True):
+        got = stored(task)
+        got.id = task_id
+        answer.append(got)
+    driver = ScriptedDriver([multi(*answer)], clock)
+    with pytest.raises(e.OutcomeUnknownError):
+        driver.run(_ops.create(post([A, B]), budget()))
+    assert driver.shape() == [("Call", "PostTasks")]
+
+
+def test_create_mixed_ids_match_by_id_then_in_order(clock):
+    anon = simple_task(name="anon")
+    made = stored(anon)
+    made.id = "zz"
+    # the answer lists the id-less task first: A still maps to A, anon to the rest
+    driver = ScriptedDriver([multi(made, stored(A))], clock)
+    assert driver.run(_ops.create(post([A, anon]), budget())) == [stored(A), made]
+
+
+def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
+    # UNAVAILABLE after most of the budget: the back-off no longer fits, the outcome is
+    # unknown because time ran out, so the error is also a DeadlineExceededError.
+    policy = RetryPolicy(max_attempts=5, initial_backoff=1.0, max_backoff=1.0, jitter=False)
+    def slow_unavailable(_call):
+        clock.advance(9.5)
+        return unavailable("PostTasks")
+
+    driver = ScriptedDriver([slow_unavailable], clock)
+    with pytest.raises(e.DeadlineExceededError) as info:
+        driver.run(_ops.create(post([A]), budget(timeout=10.0, policy=policy)))
+    assert isinstance(info.value, e.OutcomeUnknownError)
+    assert [t.id for t in info.value.tasks] == [A.id]

@@ -1,0 +1,99 @@
+"""taskgrpc._content: content ids and whether a stored task is the one we sent."""
+
+from __future__ import annotations
+
+from clarifai_grpc.grpc.api import resources_pb2 as r
+from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
+
+import taskgrpc as tg
+
+
+def sent_task() -> r.Task:
+    task = tg.build_task(
+        "CONCEPTS_CLASSIFICATION",
+        concepts=["cat", "dog"],
+        name="x",
+        workers=tg.partitioned({"u1": 9, "u2": 1}),
+        review=tg.consensus(["rv"], approval_threshold=1),
+    )
+    task.id = "t1"
+    return task
+
+
+def as_stored(task: r.Task) -> r.Task:
+    out = r.Task()
+    out.CopyFrom(task)
+    out.user_id, out.app_id = "user", "app"
+    out.status.code = sc.TASK_IN_PROGRESS
+    out.created_at.FromSeconds(1)
+    out.metrics.work.inputs_count_estimated = 5
+    return out
+
+
+def test_server_fields_and_filled_in_defaults_do_not_count():
+    stored = as_stored(sent_task())
+    stored.priority = r.Task.HIGH  # a default the service may pick
+    stored.worker.type = r.TaskWorker.WORKER_HUMAN
+    stored.worker.workers[0].user.first_name = "Filled In"
+    assert tg.same_task(sent_task(), stored)
+
+
+def test_any_difference_in_what_was_sent_counts():
+    base = sent_task()
+    for change in (
+        lambda t: setattr(t, "name", "other"),
+        lambda t: t.worker.partitioned_strategy_info.weights.update({"u1": 1, "u2": 9}),
+        lambda t: setattr(t.review.consensus_strategy_info, "approval_threshold_labelers", 2),
+        lambda t: t.metadata.update({"batch": "b2"}),
+        lambda t: setattr(t, "sample_ms", 40),
+        lambda t: t.concepts.add(concept=r.Concept(id="bird")),
+    ):
+        stored = as_stored(base)
+        change(stored)
+        assert not tg.same_task(base, stored)
+    # a field we did not set but the stored task has (other than service defaults) counts
+    unnamed = sent_task()
+    unnamed.name = ""
+    assert not tg.same_task(unnamed, as_stored(sent_task()))
+    # and a priority we did set must match
+    urgent = sent_task()
+    urgent.priority = r.Task.HIGH
+    assert not tg.same_task(urgent, as_stored(sent_task()))
+
+
+def test_deprecated_and_current_forms_are_the_same_task():
+    current = sent_task()
+    old = r.Task()
+    old.CopyFrom(current)
+    del old.concepts[:]
+    old.concept_ids.extend(["dog", "cat"])
+    del old.worker.workers[:]
+    old.worker.user_ids.extend(["u2", "u1"])
+    del old.review.users[:]
+    old.review.user_ids.append("rv")
+    old.review.consensus_strategy_info.approval_threshold_labelers = 0
+    old.review.consensus_strategy_info.approval_threshold = 1
+    assert tg.same_task(old, as_stored(current))
+    assert tg.same_task(current, as_stored(old))
+
+
+def test_content_id_depends_on_content_and_salt_only():
+    a = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    same = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    other = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="b")
+    assert tg.content_id(a) == tg.content_id(same)
+    assert len(tg.content_id(a)) == 32 and int(tg.content_id(a), 16) >= 0
+    assert tg.content_id(a) != tg.content_id(other)
+    assert tg.content_id(a) != tg.content_id(a, salt="copy")
+    with_id = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    with_id.id = "given"
+    assert tg.content_id(with_id) == tg.content_id(a)  # the id is not content
+
+
+def test_with_content_ids_copies_only_tasks_without_ids():
+    a = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    b = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="b")
+    b.id = "kept"
+    out = tg.with_content_ids([a, b])
+    assert [t.id for t in out] == [tg.content_id(a), "kept"]
+    assert a.id == "" and out[1] is b
