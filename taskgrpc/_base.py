@@ -118,12 +118,27 @@ class Bulk:
     def op(self, index: int) -> _ops.Op[list[Any]]:
         return self._make_op(index, self.chunks[index])
 
-    def done(self, index: int, outcome: list[Any] | TaskgrpcError) -> None:
-        """Record chunk ``index``'s outcome and report progress."""
+    def done(self, index: int, outcome: list[Any] | BaseException) -> None:
+        """Record chunk ``index``'s outcome and report progress.
+
+        An outcome that is not a TaskgrpcError (a bug, a closed client) becomes one,
+        so every chunk still ends in the result. A progress callback that raises is
+        logged and not called again: it never costs the results.
+        """
+        if isinstance(outcome, BaseException) and not isinstance(outcome, TaskgrpcError):
+            wrapped = TaskgrpcError(f"batch failed: {type(outcome).__name__}: {outcome}")
+            wrapped.__cause__ = outcome
+            outcome = wrapped
         self._outcomes[index] = outcome
         self._finished += len(self.chunks[index])
         if self._progress is not None:
-            self._progress(self._finished, self.total)
+            try:
+                self._progress(self._finished, self.total)
+            except Exception:
+                _ops.logger.warning(
+                    "%s: the progress callback failed", self.operation, exc_info=True
+                )
+                self._progress = None
 
     def result(self) -> list[Any]:
         """Every result in input order, or BulkError naming each failed item."""

@@ -113,8 +113,8 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
         async def run(index: int) -> None:
             async with semaphore:
                 try:
-                    outcome: list[Any] | TaskgrpcError = await self._run(bulk.op(index))
-                except TaskgrpcError as err:
+                    outcome: list[Any] | Exception = await self._run(bulk.op(index))
+                except Exception as err:  # every chunk ends in the result, even on a bug
                     outcome = err
             bulk.done(index, outcome)
 

@@ -182,10 +182,10 @@ class TaskClient(ClientCore[grpc.Channel]):
         return self._run(self._op_existing(task_ids, timeout, retry))
 
     def _run_bulk(self, bulk: Bulk) -> list[Any]:
-        def run(index: int) -> list[Any] | TaskgrpcError:
+        def run(index: int) -> list[Any] | Exception:
             try:
                 return self._run(bulk.op(index))
-            except TaskgrpcError as err:
+            except Exception as err:  # every chunk ends in the result, even on a bug
                 return err
 
         workers = min(bulk.concurrency, len(bulk.chunks))

@@ -1035,3 +1035,42 @@ def test_bulk_calls_with_nothing_to_do_send_nothing(client, server):
     assert sum(server.servicer.calls.values()) == 0
     with pytest.raises(taskgrpc.ValidationError):
         client.delete()  # the single-request verb still needs an id
+
+
+def test_a_failing_progress_callback_costs_no_results(client, server, caplog):
+    calls = []
+
+    def progress(done, total):
+        calls.append(done)
+        raise RuntimeError("progress bar broke")
+
+    tasks = [build_task(CC, concepts=["c"], name=f"p{i}") for i in range(8)]
+    out = client.create_many(tasks, batch_size=2, concurrency=4, progress=progress)
+    assert [t.name for t in out] == [t.name for t in tasks]
+    assert len(server.servicer.tasks(USER, APP)) == 8
+    assert len(calls) == 1  # not called again after it failed
+    assert "progress callback failed" in caplog.text
+
+
+def test_an_unexpected_error_in_one_batch_still_returns_the_others(client, server):
+    # A bug-like failure (not a TaskgrpcError) in one batch: the other batches' tasks, with
+    # the ids they were sent with, still come back in the BulkError.
+    real = client._connect()["PostTasks"]
+    seen = []
+
+    def flaky(request, **kwargs):
+        seen.append(request)
+        if len(seen) == 2:
+            raise ValueError("boom")
+        return real(request, **kwargs)
+
+    client._methods = {**client._methods, "PostTasks": flaky}
+    tasks = [build_task(CC, concepts=["c"], name=f"u{i}") for i in range(6)]
+    with pytest.raises(taskgrpc.BulkError) as info:
+        client.create_many(tasks, batch_size=2, concurrency=1)
+    err = info.value
+    assert sorted(err.errors) == [2, 3]
+    assert isinstance(err.errors[2].__cause__, ValueError)
+    assert [t.name for t in err.succeeded] == ["u0", "u1", "u4", "u5"]
+    assert all(len(t.id) == 32 for t in err.failed_items)  # the ids they were sent with
+    assert len(server.servicer.tasks(USER, APP)) == 4
