@@ -49,6 +49,16 @@ class Line:
     task: r.Task | None = None
     error: str = ""
 
+    def rerun_text(self) -> str:
+        """The line to write back: its text, plus the id it was given if it had none, so a
+        re-run (with or without the same ``--id-salt``) sends the very same task."""
+        if self.task is None or not self.task.id:
+            return self.text
+        raw = json.loads(self.text)
+        if raw.get("id"):
+            return self.text
+        return json.dumps({"id": self.task.id, **raw}, separators=(",", ":"))
+
 
 def _open_input(path: str) -> TextIO:
     if path == "-":
@@ -269,7 +279,7 @@ class Failures:
 
     def add(self, line: Line, message: str) -> None:
         sys.stderr.write(f"error: {message}\n")
-        (self._file or sys.stderr).write(line.text + "\n")
+        (self._file or sys.stderr).write(line.rerun_text() + "\n")
         self.count += 1
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import termios
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -507,6 +508,40 @@ def test_create_failures_from_the_server_rerun_cleanly(local_fake: tuple[Any, Cl
     rerun = cli("create", "--file", path)
     assert rerun.code == 0 and "created 0" in rerun.err, str(rerun)
     assert len(server.servicer.tasks(USER, cli.app)) == 3
+
+
+def test_failures_carry_the_ids_they_were_sent_with(local_fake: tuple[Any, Cli]) -> None:
+    # The server is slower than --timeout: the client gives up, the server commits later,
+    # so the outcome is unknown. The failures file must carry the salted ids that were
+    # sent, so a re-run without --id-salt sends the same tasks and finds them, instead of
+    # creating copies.
+    server, cli = local_fake
+    path = cli.write("t.jsonl", [task_json(f"s{i}") for i in range(2)])
+    server.servicer.set_faults(Faults(latency_ms=1000, methods=frozenset({"PostTasks"})))
+    failures = cli.tmp / "failed.jsonl"
+    result = cli(
+        "create",
+        "--file",
+        path,
+        "--id-salt",
+        "run-1",
+        "--timeout",
+        "0.3",
+        "--failures",
+        str(failures),
+    )
+    assert result.code == 1, str(result)
+    assert "DEADLINE_EXCEEDED" in result.err or "unknown" in result.err
+    server.servicer.set_faults(None)
+    deadline = time.monotonic() + 5
+    while len(server.servicer.tasks(USER, cli.app)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the late commit lands
+    stored = {t.id for t in server.servicer.tasks(USER, cli.app)}
+    written = [json.loads(x) for x in failures.read_text().splitlines()]
+    assert {t["id"] for t in written} == stored and len(stored) == 2
+    again = cli("create", "--file", str(failures))
+    assert again.code == 0, str(again)
+    assert {t.id for t in server.servicer.tasks(USER, cli.app)} == stored
 
 
 @pytest.mark.parametrize("cause", ["wrong PAT", "server unreachable"])
