@@ -446,9 +446,16 @@ def cmd_delete(args: argparse.Namespace) -> int:
         lines = [Line(n, text) for n, text in read_items(args.file)]
     else:
         lines = [Line(i, v) for i, v in enumerate(args.ids, 1)]
-    ids = [_id_of(line.text) for line in lines]
     failures = Failures(args.failures)
     try:
+        valid: list[Line] = []
+        for line in lines:
+            if _id_of(line.text).strip():
+                valid.append(line)
+            else:
+                failures.add(line, f"line {line.number}: not a task id")
+        lines = valid
+        ids = [_id_of(line.text) for line in lines]
         if args.dry_run:
             uaid = _uaid(args)
             _print_requests(rq.delete_tasks(uaid, b) for b in _batches(ids, args.batch_size))

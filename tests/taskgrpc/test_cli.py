@@ -1072,3 +1072,14 @@ def test_a_stored_task_with_other_content_under_a_line_id_is_a_failure(cli: Cli)
     assert "taken" in result.err and "other content" in result.err
     assert cli.stored_names() == ["original"]
     assert [json.loads(x) for x in failed.read_text().splitlines()] == [line]
+
+
+def test_one_bad_id_in_a_delete_file_fails_only_that_line(cli: Cli) -> None:
+    created = seed(cli, [task_json("d1"), task_json("d2", "dog")])
+    failures = cli.tmp / "failed.txt"
+    path = cli.write("ids.txt", f'{created[0]["id"]}\n""\n{created[1]["id"]}\n')
+    result = cli("delete", "--file", path, "--failures", str(failures))
+    assert result.code == 1, str(result)
+    assert "line 2" in result.err
+    assert cli.stored_names() == []
+    assert failures.read_text().splitlines() == ['""']
