@@ -7,13 +7,10 @@ derive the same id for the same task on every run (:func:`content_id`).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable
 from typing import Any, cast
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from google.protobuf import json_format
 from google.protobuf.message import Message
 
 __all__ = ["content_id", "same_task", "with_content_ids"]
@@ -35,6 +32,11 @@ def content_id(task: r.Task, salt: str = "") -> str:
     content ids can re-run a create safely: what exists is returned, not
     created again. A different ``salt`` makes a deliberate copy.
     """
+    import hashlib  # here, not at import time: most clients never derive ids
+    import json
+
+    from google.protobuf import json_format
+
     body = _copy(task)
     body.ClearField("id")
     canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
