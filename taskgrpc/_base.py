@@ -12,31 +12,20 @@ import os
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence, Sized
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
-from google.protobuf.message import Message
 
 from . import _ops
 from . import requests as rq
 from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, check_timeout, from_env
 from ._stub import TaskStub
-from .builders import _require_id, check_task
+from .builders import _require_id, check_task, clone
 from .errors import BulkError, TaskgrpcError, ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
 
 RetryArg = RetryPolicy | Default | None
-
-
-M = TypeVar("M", bound=Message)
-
-
-def clone(message: M) -> M:
-    """A deep copy of a protobuf message."""
-    copy = type(message)()
-    cast(Any, copy).CopyFrom(message)
-    return copy
 
 
 def new_task_ids(count: int) -> list[str]:
@@ -58,16 +47,19 @@ def create_request(
     return request
 
 
-def check_tasks(tasks: Iterable[r.Task]) -> list[r.Task]:
-    """``tasks`` as a list, each checked, and no id given twice."""
+def check_tasks(
+    tasks: Iterable[r.Task], *, require_id: bool = False, unique: bool = True
+) -> list[r.Task]:
+    """``tasks`` as a list, each checked (naming its index), and with ``unique`` no id
+    given twice."""
     items = list(tasks)
     seen: set[str] = set()
     for i, task in enumerate(items):
         try:
-            check_task(task)
+            check_task(task, require_id=require_id)
         except ValidationError as err:
             raise ValidationError(f"tasks[{i}]: {err}") from None
-        if task.id:
+        if unique and task.id:
             if task.id in seen:
                 raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
             seen.add(task.id)
@@ -173,6 +165,7 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
 C = TypeVar("C", bound="ClientCore[Any]")
 
 
@@ -314,12 +307,7 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        items = list(tasks)
-        for i, task in enumerate(items):
-            try:
-                check_task(task, require_id=True)
-            except ValidationError as err:
-                raise ValidationError(f"tasks[{i}]: {err}") from None
+        items = check_tasks(tasks, require_id=True, unique=False)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
@@ -347,7 +335,7 @@ class ClientCore(Generic[ChannelT]):
         uaid = self._config.uaid
 
         def op(_: int, chunk: list[str]) -> _ops.Op[list[str]]:
-            return _ops.delete_ids(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
+            return _ops.delete(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
 
         return Bulk("delete_many", items, batch_size, concurrency, op, progress)
 
@@ -383,7 +371,7 @@ class ClientCore(Generic[ChannelT]):
 
     def _op_delete(
         self, task_ids: tuple[str, ...], timeout: float | None, retry: RetryArg
-    ) -> _ops.Op[None]:
+    ) -> _ops.Op[list[str]]:
         request = rq.delete_tasks(self._config.uaid, list(task_ids))
         return _ops.delete(request, self._budget(timeout, retry))
 

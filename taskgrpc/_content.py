@@ -8,21 +8,16 @@ derive the same id for the same task on every run (:func:`content_id`).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from google.protobuf.message import Message
+
+from .builders import clone
 
 __all__ = ["content_id", "same_task", "with_content_ids"]
 
 #: Fields the service sets or computes: never part of a task's content.
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
-
-
-def _copy(task: r.Task) -> r.Task:
-    out = r.Task()
-    cast(Any, out).CopyFrom(task)
-    return out
 
 
 def content_id(task: r.Task, salt: str = "") -> str:
@@ -37,7 +32,7 @@ def content_id(task: r.Task, salt: str = "") -> str:
 
     from google.protobuf import json_format
 
-    body = _copy(task)
+    body = clone(task)
     body.ClearField("id")
     canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
@@ -48,7 +43,7 @@ def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
     out = []
     for task in tasks:
         if not task.id:
-            copy = _copy(task)
+            copy = clone(task)
             copy.id = content_id(task, salt)
             task = copy
         out.append(task)
@@ -58,7 +53,7 @@ def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
 def normalized(task: r.Task) -> r.Task:
     """A copy in one canonical form: no server fields, deprecated fields folded into the
     current ones, unset strategies read as their documented defaults, lists sorted."""
-    t = _copy(task)
+    t = clone(task)
     for name in SERVER_FIELDS:
         t.ClearField(name)  # type: ignore[arg-type]
     have = {c.concept.id for c in t.concepts}
@@ -100,15 +95,9 @@ def normalized(task: r.Task) -> r.Task:
 
 
 def _sort(repeated: Any, key: Any) -> None:
-    items = sorted((_clone_message(m) for m in repeated), key=key)
+    items = sorted((clone(m) for m in repeated), key=key)
     del repeated[:]
     repeated.extend(items)
-
-
-def _clone_message(message: Message) -> Message:
-    out = type(message)()
-    cast(Any, out).CopyFrom(message)
-    return out
 
 
 #: Fields a service may fill in on its own: a stored value counts only if we sent one.

@@ -20,6 +20,7 @@ import time
 from collections.abc import Generator, Sequence
 from typing import Any, TypeVar
 
+import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
@@ -98,8 +99,6 @@ class Budget:
 
 
 def _client_deadline(method: str) -> DeadlineExceededError:
-    import grpc
-
     return DeadlineExceededError(
         grpc.StatusCode.DEADLINE_EXCEEDED, "the call's time budget ran out", method, sent=False
     )
@@ -206,11 +205,7 @@ def patch(request: s.PatchTasksRequest, budget: Budget) -> Op[list[r.Task]]:
     return list(response.tasks)
 
 
-def delete(request: s.DeleteTasksRequest, budget: Budget) -> Op[None]:
-    yield from rpc("DeleteTasks", request, budget)
-
-
-def delete_ids(request: s.DeleteTasksRequest, budget: Budget) -> Op[list[str]]:
+def delete(request: s.DeleteTasksRequest, budget: Budget) -> Op[list[str]]:
     """Delete, then return the ids sent (a bulk delete's per-item results)."""
     yield from rpc("DeleteTasks", request, budget)
     return list(request.ids)

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
+from google.protobuf.message import Message
 
 from .errors import ValidationError
 
@@ -34,6 +36,16 @@ __all__ = [
     "partitioned_evenly",
     "saved_search",
 ]
+
+M = TypeVar("M", bound=Message)
+
+
+def clone(message: M) -> M:
+    """A deep copy of a protobuf message."""
+    copy = type(message)()
+    cast(Any, copy).CopyFrom(message)
+    return copy
+
 
 TaskType = r.Task.TaskType
 _TASK_TYPES = frozenset(TaskType.values())

@@ -249,11 +249,11 @@ def test_list_patch_delete(clock):
     delete_req = rq.delete_tasks(U, ["a", "b", "a"])
     base = status_pb2.BaseResponse(status=ok_status())
     driver = ScriptedDriver([base], clock)
-    assert driver.run(_ops.delete(delete_req, budget())) is None
+    assert driver.run(_ops.delete(delete_req, budget())) == ["a", "b", "a"]  # the ids sent
     assert driver.shape() == [("Call", "DeleteTasks")]
 
     driver = ScriptedDriver([unavailable(), base], clock)
-    assert driver.run(_ops.delete_ids(delete_req, budget())) == ["a", "b", "a"]
+    assert driver.run(_ops.delete(delete_req, budget())) == ["a", "b", "a"]
     assert driver.shape() == [("Call", "DeleteTasks"), ("Sleep", 1.0), ("Call", "DeleteTasks")]
 
 
