@@ -1,0 +1,61 @@
+"""``taskgrpc list``: every task of the app, or those matching filters, page by page."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from clarifai_grpc.grpc.api import resources_pb2 as r
+
+from ..connect import open_client
+from ..errors import EXIT_OK
+from ..options import Formatter, Parents, add_format, positive
+from ..writing import write_tasks
+
+SOURCE_TYPES = tuple(n for n in r.TaskInputSource.TaskInputSourceType.keys() if "NOT_SET" not in n)
+
+EXAMPLE = """\
+example:
+  taskgrpc list --worker alice --format table
+  taskgrpc list --source-type DATASET --source-id ds1 > tasks.jsonl
+
+prints one task a line (JSON Lines) by default; filters of one kind are ORed."""
+
+
+def add_parser(sub: Any, parents: Parents) -> None:
+    p = sub.add_parser(
+        "list",
+        parents=[parents.conn, parents.output],
+        allow_abbrev=False,
+        formatter_class=Formatter,
+        help="list tasks",
+        description="List tasks (ListTasks), newest first.",
+        epilog=EXAMPLE,
+    )
+    p.add_argument(
+        "--worker", action="append", default=[], metavar="USER", help="a worker's user id"
+    )
+    p.add_argument(
+        "--reviewer", action="append", default=[], metavar="USER", help="a reviewer's user id"
+    )
+    p.add_argument("--ids", nargs="+", default=[], metavar="ID", help="task ids")
+    p.add_argument("--source-type", choices=SOURCE_TYPES, help="input source type")
+    p.add_argument("--source-id", action="append", default=[], metavar="ID", help="input source id")
+    p.add_argument("--per-page", type=positive, default=128, help="tasks per ListTasks call")
+    add_format(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_client(args) as client:
+        pager = client.list(
+            worker_user_ids=args.worker,
+            review_user_ids=args.reviewer,
+            ids=args.ids,
+            input_source_type=args.source_type,
+            input_source_ids=args.source_id,
+            per_page=args.per_page,
+        )
+        write_tasks(pager, args.format, sys.stdout, args.proto_names)
+    return EXIT_OK

@@ -1,0 +1,133 @@
+"""The options subcommands share (connection, bulk, output), their value types, and the
+help formatter. Usage errors never echo a value the user typed (it may be a secret)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+from dataclasses import dataclass
+from typing import NoReturn
+
+from .._config import DEFAULT_TIMEOUT, ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
+from .errors import EXIT_USAGE
+from .writing import FORMATS
+
+DEFAULT_BATCH_SIZE = 128
+DEFAULT_CONCURRENCY = 8
+
+_CHOICE = re.compile(r"invalid choice: '[^']*'")
+_VALUE = re.compile(r"invalid (\S+) value: '[^']*'")
+_UNRECOGNIZED = re.compile(r"unrecognized arguments: (.*)$", re.S)
+
+
+def redact_usage(message: str) -> str:
+    """An argparse message without the values it quotes: only flag names are kept."""
+    message = _CHOICE.sub("invalid choice", message)
+    message = _VALUE.sub(r"invalid \1 value", message)
+    unknown = _UNRECOGNIZED.search(message)
+    if unknown is not None:
+        flags = [t.split("=", 1)[0] for t in unknown.group(1).split() if t.startswith("-")]
+        shown = " ".join(flags) if flags else "(values not shown)"
+        message = message[: unknown.start()] + f"unrecognized arguments: {shown}"
+    return message
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors never echo an argument's value."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage()
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {redact_usage(message)}\n")
+
+
+class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Help that keeps the examples' layout and shows every default."""
+
+
+def positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be a whole number >= 1")
+    return value
+
+
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number of seconds") from None
+    if not math.isfinite(value) or not value > 0 or value >= 1e9:
+        raise argparse.ArgumentTypeError("must be a number of seconds > 0 and below 1e9")
+    return value
+
+
+@dataclass(frozen=True)
+class Parents:
+    """The shared option groups, for ``add_parser(..., parents=[...])``."""
+
+    conn: argparse.ArgumentParser
+    bulk: argparse.ArgumentParser
+    output: argparse.ArgumentParser
+
+
+def parents() -> Parents:
+    conn = Parser(add_help=False, allow_abbrev=False)
+    group = conn.add_argument_group("connection")
+    group.add_argument("--user-id", help=f"user id (default: ${ENV_USER})")
+    group.add_argument("--app-id", help=f"app id (default: ${ENV_APP})")
+    group.add_argument(
+        "--target", help=f"host or host:port (default: ${ENV_BASE} or api.clarifai.com)"
+    )
+    group.add_argument("--pat-file", help=f"read the PAT from this file (default: ${ENV_PAT})")
+    group.add_argument(
+        "--insecure", action="store_true", help="plaintext gRPC, to a loopback host (local fakes)"
+    )
+    group.add_argument(
+        "--allow-insecure",
+        action="store_true",
+        help="with --insecure, allow a host that is not loopback (the PAT travels in clear)",
+    )
+    group.add_argument(
+        "--timeout",
+        type=seconds,
+        default=DEFAULT_TIMEOUT,
+        help="seconds per call, retries included (never for a whole run)",
+    )
+    group.add_argument("--quiet", "-q", action="store_true", help="no progress, notes or summary")
+
+    bulk = Parser(add_help=False, allow_abbrev=False)
+    group = bulk.add_argument_group("bulk")
+    group.add_argument(
+        "--dry-run", action="store_true", help="check, print the requests, send nothing"
+    )
+    group.add_argument(
+        "--failures",
+        metavar="PATH",
+        help="write failed and unfinished lines here, ready to re-run (default: stderr)",
+    )
+    group.add_argument(
+        "--batch-size", type=positive, default=DEFAULT_BATCH_SIZE, help="items per request"
+    )
+    group.add_argument(
+        "--concurrency", type=positive, default=DEFAULT_CONCURRENCY, help="requests at once"
+    )
+    group.add_argument(
+        "--verbose", "-v", action="store_true", help="also note lines that needed nothing"
+    )
+
+    output = Parser(add_help=False, allow_abbrev=False)
+    group = output.add_argument_group("output")
+    group.add_argument(
+        "--proto-names",
+        action="store_true",
+        help="snake_case field names, as the protos and Clarifai's docs write them",
+    )
+    return Parents(conn, bulk, output)
+
+
+def add_format(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=FORMATS, default="jsonl", help="output format")
