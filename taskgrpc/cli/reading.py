@@ -13,7 +13,7 @@ import difflib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from .._validate import unknown_name
 from ..builders import check_task
 from ..errors import ValidationError
 from .errors import UsageError
+from .progress import Progress
 
 
 @dataclass
@@ -190,23 +191,23 @@ def parse_task(line: Line, *, require_id: bool) -> None:
     line.task = task
 
 
-def read_tasks(
-    path: str, *, require_id: bool, progress: Callable[[int], None] | None = None
-) -> list[Line]:
+def read_tasks(path: str, *, require_id: bool, progress: Progress | None = None) -> list[Line]:
     """Every item of ``path`` read and checked; failed ones carry their error, already
-    prefixed with ``file:line``."""
+    prefixed with ``file:line``. ``progress`` shows the "read" phase."""
     name = label(path)
     lines = list(split_items(read_bytes(path)))
+    if progress is not None:
+        progress.phase("read", len(lines))
     for k, line in enumerate(lines, 1):
         parse_task(line, require_id=require_id)
         if line.error:
             line.error = f"{name}:{line.number}: {line.error}"
         if progress is not None:
-            progress(k)
+            progress.update(k)
     return lines
 
 
-_ENUM = re.compile(r"Invalid enum value (\S+) for enum type (\S+) at (\S+?)\.?$")
+_ENUM = re.compile(r"Invalid enum value (\S+) for enum type (\S+) at (\S+?)\.*$")
 _FIELD = re.compile(r'Message type "(\S+)" has no field named "([^"]+)" at "([^"]+)"')
 _AVAILABLE = re.compile(r"Available Fields\(except extensions\): \"\[(.*)\]\"")
 
@@ -222,7 +223,7 @@ def parse_error_text(message: str) -> str:
             descriptor = descriptor_pool.Default().FindEnumTypeByName(type_name)
         except KeyError:
             return flat
-        names = [v.name for v in descriptor.values]
+        names = [v.name for v in descriptor.values if not v.name.endswith("NOT_SET")]
         return f"{where}: {unknown_name(type_name.rsplit('.', 1)[-1], given, names)}"
     field = _FIELD.search(flat)
     if field is not None:

@@ -68,8 +68,7 @@ class Create(BulkCommand):
         self.repeats = 0
 
     def read(self) -> list[Line]:
-        self.progress.phase("read", 0)
-        return read_tasks(self.args.file, require_id=False, progress=self.progress.update)
+        return read_tasks(self.args.file, require_id=False, progress=self.progress)
 
     def prepare(self, lines: list[Line]) -> list[Line]:
         tasks = with_content_ids([line.task for line in lines if line.task], self.args.id_salt)

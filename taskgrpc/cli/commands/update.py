@@ -53,8 +53,7 @@ class Update(BulkCommand):
         self.order: list[Line] = []
 
     def read(self) -> list[Line]:
-        self.progress.phase("read", 0)
-        return read_tasks(self.args.file, require_id=True, progress=self.progress.update)
+        return read_tasks(self.args.file, require_id=True, progress=self.progress)
 
     def prepare(self, lines: list[Line]) -> list[Line]:
         self.order = lines

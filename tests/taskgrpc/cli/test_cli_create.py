@@ -197,9 +197,7 @@ def test_unwritable_failures_path_is_a_usage_error(cli: Cli) -> None:
     assert cli.stored() == []
 
 
-def test_create_failures_from_the_server_rerun_cleanly(
-    cli: Cli, fake_clarifai: FakeServer
-) -> None:
+def test_create_failures_from_the_server_rerun_cleanly(cli: Cli, fake_clarifai: FakeServer) -> None:
     tasks = [task_json(f"f{i}", f"c{i}") for i in range(3)]
     path = cli.write("t.jsonl", tasks)
     fake_clarifai.servicer.set_faults(Faults(unavailable=1.0, methods=frozenset({"PostTasks"})))
@@ -255,8 +253,9 @@ def test_failed_lines_carry_the_id_they_were_sent_with_even_if_empty_or_null(
 def test_dry_run_prints_requests_and_sends_nothing(cli: Cli, fake_clarifai: FakeServer) -> None:
     tasks = [task_json(f"d{i}", f"c{i}") for i in range(5)]
     path = cli.write("t.jsonl", tasks)
-    result = cli("create", "--file", path, "--dry-run", "--batch-size", "2", env=cli.env(
-        CLARIFAI_PAT=None))
+    result = cli(
+        "create", "--file", path, "--dry-run", "--batch-size", "2", env=cli.env(CLARIFAI_PAT=None)
+    )
     assert result.code == 0, str(result)
     requests = result.objects()
     assert len(requests) == 3  # 2 + 2 + 1

@@ -1,0 +1,124 @@
+"""Reading input: every line the client cannot read fails alone, with file:line and the
+reason, never a traceback, and the good lines still go."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from clisupport import Cli, assert_clean_error, jsonl, task_json
+
+from taskgrpc.cli.reading import docs_body_tasks, parse_error_text
+
+
+def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli: Cli) -> None:
+    lines = [
+        json.dumps(task_json("good1")),
+        '{"type": "CONCEPTS_CLASSIFICATION", "name": ',  # not JSON
+        json.dumps({**task_json("bad-field"), "colour": "red"}),  # unknown field
+        json.dumps({k: v for k, v in task_json("no-concepts").items() if k != "concepts"}),
+        json.dumps(task_json("good2", "dog")),
+        "[1, 2]",  # not an object
+    ]
+    path = cli.write("batch.jsonl", "\n".join(lines) + "\n")
+    result = cli("create", "--file", path)
+    assert result.code == 1, str(result)
+    assert_clean_error(result)
+    for number in (2, 3, 4, 6):
+        assert f"batch.jsonl:{number}:" in result.err, str(result)
+    for number in (1, 5):
+        assert f"batch.jsonl:{number}:" not in result.err
+    assert "'colour'" in result.err and "Available Fields" not in result.err
+    assert re.search(r"batch\.jsonl:4:.*concept", result.err), "the rule broken is named"
+    assert cli.stored_names() == ["good1", "good2"]
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "reason"),
+    [
+        ("NaN", '"metadata": {"x": NaN}', "NaN"),
+        ("Infinity", '"metadata": {"x": -Infinity}', "Infinity"),
+        ("deep", '"metadata": {"x": ' + "[" * 5000 + "]" * 5000 + "}", "deep"),
+        ("too deep for protobuf", '"metadata": ' + '{"a": ' * 150 + "1" + "}" * 150, "deep"),
+        ("lone surrogate", '"description": "\\udc00"', "surrogate"),
+    ],
+)
+def test_a_line_the_client_cannot_read_fails_alone(
+    cli: Cli, name: str, line: str, reason: str
+) -> None:
+    good = json.dumps(task_json("good"))
+    bad = json.dumps(task_json("bad"))[:-1] + ", " + line + "}"
+    failures = cli.tmp / "failed.jsonl"
+    path = cli.write("t.jsonl", f"{good}\n{bad}\n")
+    result = cli("create", "--file", path, "--failures", str(failures))
+    assert result.code == 1, str(result)
+    assert_clean_error(result)
+    (message,) = result.error_lines()
+    assert message.startswith(f"error: {path}:2: ") and reason.lower() in message.lower(), message
+    assert failures.read_text() == bad + "\n"  # written back as it was read
+    assert cli.stored_names() == ["good"]
+
+
+def test_a_line_that_is_not_utf8_fails_alone_and_is_written_back_byte_for_byte(cli: Cli) -> None:
+    good = json.dumps(task_json("ok")).encode()
+    bad = json.dumps(task_json("caf\u00e9"), ensure_ascii=False).encode("latin-1")
+    path = cli.write("mixed.jsonl", good + b"\n" + bad + b"\n")
+    failures = cli.tmp / "failed.jsonl"
+    result = cli("create", "--file", path, "--failures", str(failures))
+    assert result.code == 1, str(result)
+    assert f"{path}:2: not UTF-8" in result.err
+    assert failures.read_bytes() == bad + b"\n"
+    assert cli.stored_names() == ["ok"]
+
+
+def test_bad_item_of_a_json_array_is_reported_with_its_position(cli: Cli) -> None:
+    items = [task_json("ok"), {"type": "CONCEPTS_CLASSIFICATION", "name": "no-concepts"}]
+    result = cli("create", "--file", cli.write("arr.json", json.dumps(items)))
+    assert result.code == 1, str(result)
+    assert "arr.json:2:" in result.err
+    assert cli.stored_names() == ["ok"]
+
+
+def test_a_nan_inside_a_json_array_fails_only_its_item(cli: Cli) -> None:
+    text = "[" + json.dumps(task_json("ok")) + ', {"name": "x", "sampleMs": NaN}]'
+    result = cli("create", "--file", cli.write("arr.json", text))
+    assert result.code == 1, str(result)
+    assert "arr.json:2: not valid JSON: NaN" in result.err
+    assert cli.stored_names() == ["ok"]
+
+
+def test_bad_line_on_stdin_is_reported_as_stdin(cli: Cli) -> None:
+    result = cli("create", "--file", "-", stdin=jsonl([task_json("ok"), {"name": "x"}]))
+    assert result.code == 1, str(result)
+    assert "<stdin>:2:" in result.err
+
+
+def test_an_enum_typo_lists_the_valid_names_with_a_hint(cli: Cli) -> None:
+    bad = {**task_json("typo"), "worker": {"strategy": "FULLL"}}
+    result = cli("create", "--file", cli.write("t.jsonl", [bad]))
+    assert result.code == 1, str(result)
+    (message,) = result.error_lines()
+    assert "did you mean 'FULL'?" in message
+    assert "PARTITIONED" in message and "DYNAMIC" in message
+
+
+def test_parse_error_text_rewrites_enum_and_field_errors() -> None:
+    enum = parse_error_text(
+        "Failed to parse type field: Invalid enum value CONCEPT_CLASS for enum type "
+        "clarifai.api.Task.TaskType at Task.type."
+    )
+    assert enum.startswith("Task.type: unknown TaskType 'CONCEPT_CLASS'")
+    assert "CONCEPTS_CLASSIFICATION" in enum
+    field = parse_error_text(
+        'Message type "clarifai.api.Task" has no field named "nmae" at "Task".\n'
+        " Available Fields(except extensions): \"['id', 'name', 'type']\""
+    )
+    assert field == "Task: unknown field 'nmae' in Task; did you mean 'name'?"
+
+
+def test_docs_body_shapes() -> None:
+    assert docs_body_tasks({"tasks": [1]}) == [1]
+    assert docs_body_tasks({"tasks": [1], "user_app_id": {}}) == [1]
+    assert docs_body_tasks({"tasks": [1], "name": "x"}) is None  # a task, not a body
+    assert docs_body_tasks({"tasks": "x"}) is None
