@@ -109,7 +109,7 @@ def test_sigterm_writes_the_unfinished_lines_and_exits_130(
     while not server.servicer.tasks(USER, APP) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     stored = {t.name for t in server.servicer.tasks(USER, APP)}
