@@ -37,7 +37,7 @@ from .connect import open_client, user_app
 from .errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, UsageError, error_text
 from .errors import fails_every_line as _fails_every_line
 from .progress import Progress
-from .reading import Line, label
+from .reading import Line, label, read_tasks
 from .writing import write_messages
 
 #: Seconds that calls in flight get to finish after SIGINT/SIGTERM (a second signal ends it).
@@ -132,6 +132,8 @@ class BulkCommand:
     """One bulk command run: subclasses fill in the hooks; :meth:`run` does the rest."""
 
     verb = ""
+    #: Whether every task line needs its id (the default :meth:`read` reads tasks).
+    require_id = False
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -147,7 +149,7 @@ class BulkCommand:
 
     def read(self) -> list[Line]:
         """Every input line, read and checked (``error`` set on those that failed)."""
-        raise NotImplementedError
+        return read_tasks(self.args.file, require_id=self.require_id, progress=self.progress)
 
     def prepare(self, lines: list[Line]) -> list[Line]:
         """The valid lines to send, after any local work (ids, repeats); no I/O."""

@@ -7,7 +7,7 @@ import argparse
 import math
 import re
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from .._config import DEFAULT_TIMEOUT, ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
 from .errors import EXIT_USAGE
@@ -41,8 +41,43 @@ class Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {redact_usage(message)}\n")
 
 
-class Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Help that keeps the examples' layout and shows every default."""
+class Formatter(argparse.RawDescriptionHelpFormatter):
+    """Help that keeps the examples' layout and shows every default that is a value."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "(default" in text
+            or default in (None, False, "", [])
+            or default is argparse.SUPPRESS
+            or not action.option_strings
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def add_command(
+    sub: Any,
+    name: str,
+    groups: list[argparse.ArgumentParser],
+    *,
+    help: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    """A subcommand's parser with the shared option ``groups``, the help formatter, and no
+    abbreviated flags (so that no ``--pat`` passes for ``--pat-file``)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        parents=groups,
+        allow_abbrev=False,
+        formatter_class=Formatter,
+        help=help,
+        description=description,
+        epilog=epilog,
+    )
+    return parser
 
 
 def positive(text: str) -> int:

@@ -20,8 +20,8 @@ from ...client import TaskClient
 from ...errors import TaskgrpcError
 from ...requests import MAX_PER_PAGE
 from ..bulk import BulkCommand, batches
-from ..options import Formatter, Parents
-from ..reading import Line, read_tasks
+from ..options import Parents, add_command
+from ..reading import Line
 from ..writing import write_tasks
 
 EXAMPLE = """\
@@ -40,11 +40,10 @@ prints each task as stored (JSON Lines); exit 0 all done, 1 some lines failed,
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "create",
-        parents=[parents.conn, parents.bulk, parents.output],
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [parents.conn, parents.bulk, parents.output],
         help="create tasks from JSON Lines (safe to re-run)",
         description="Create tasks; tasks without an id get one derived from their content.",
         epilog=EXAMPLE,
@@ -66,9 +65,6 @@ class Create(BulkCommand):
         self.created = 0
         self.existed = 0
         self.repeats = 0
-
-    def read(self) -> list[Line]:
-        return read_tasks(self.args.file, require_id=False, progress=self.progress)
 
     def prepare(self, lines: list[Line]) -> list[Line]:
         tasks = with_content_ids([line.task for line in lines if line.task], self.args.id_salt)

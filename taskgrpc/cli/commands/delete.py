@@ -13,7 +13,7 @@ from ... import requests as rq
 from ...client import TaskClient
 from ..bulk import BulkCommand, batches
 from ..errors import UsageError
-from ..options import Formatter, Parents
+from ..options import Parents, add_command
 from ..reading import Line, read_ids
 
 EXAMPLE = """\
@@ -29,11 +29,10 @@ DeleteTasks ignores ids that do not exist, so the summary says how many were req
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "delete",
-        parents=[parents.conn, parents.bulk],
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [parents.conn, parents.bulk],
         help="delete tasks",
         description="Delete tasks by id.",
         epilog=EXAMPLE,

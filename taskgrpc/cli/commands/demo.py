@@ -7,14 +7,14 @@ import sys
 from typing import Any
 
 from ..errors import EXIT_OK
-from ..options import Formatter, Parents
+from ..options import Parents, add_command
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "demo",
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [],
         help="walk through the Tasks API against an embedded fake (no credentials)",
         description="Create, get, list, update and delete tasks on an in-process fake.",
         epilog="example:\n  taskgrpc demo",

@@ -11,7 +11,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from ...errors import ApiError
 from ..connect import open_client
 from ..errors import EXIT_FAILURES, EXIT_OK, error_text
-from ..options import Formatter, Parents, add_format
+from ..options import Parents, add_command, add_format
 from ..writing import write_tasks
 
 EXAMPLE = """\
@@ -22,11 +22,10 @@ prints the tasks found; a missing id is reported on stderr (exit 1)."""
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "get",
-        parents=[parents.conn, parents.output],
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [parents.conn, parents.output],
         help="get tasks by id",
         description="Get tasks by id.",
         epilog=EXAMPLE,

@@ -10,7 +10,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from ..connect import open_client
 from ..errors import EXIT_OK
-from ..options import Formatter, Parents, add_format, positive
+from ..options import Parents, add_command, add_format, positive
 from ..writing import write_tasks
 
 SOURCE_TYPES = tuple(n for n in r.TaskInputSource.TaskInputSourceType.keys() if "NOT_SET" not in n)
@@ -24,11 +24,10 @@ prints one task a line (JSON Lines) by default; filters of one kind are ORed."""
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "list",
-        parents=[parents.conn, parents.output],
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [parents.conn, parents.output],
         help="list tasks",
         description="List tasks (ListTasks), newest first.",
         epilog=EXAMPLE,

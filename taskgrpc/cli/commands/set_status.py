@@ -8,7 +8,7 @@ from typing import Any
 
 from ..connect import open_client
 from ..errors import EXIT_OK
-from ..options import Formatter, Parents
+from ..options import Parents, add_command
 from ..writing import write_tasks
 
 EXAMPLE = """\
@@ -19,11 +19,10 @@ prints the task as stored."""
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "set-status",
-        parents=[parents.conn, parents.output],
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [parents.conn, parents.output],
         help="set one task's status code",
         description="Set one task's status code; nothing else changes.",
         epilog=EXAMPLE,

@@ -13,8 +13,8 @@ from google.protobuf.message import Message
 from ... import requests as rq
 from ...client import TaskClient
 from ..bulk import BulkCommand, batches
-from ..options import Formatter, Parents
-from ..reading import Line, read_tasks
+from ..options import Parents, add_command
+from ..reading import Line
 from ..writing import write_tasks
 
 EXAMPLE = """\
@@ -31,11 +31,10 @@ prints each task as stored; an overwrite is safe to repeat, so re-run the failur
 
 
 def add_parser(sub: Any, parents: Parents) -> None:
-    p = sub.add_parser(
+    p = add_command(
+        sub,
         "update",
-        parents=[parents.conn, parents.bulk, parents.output],
-        allow_abbrev=False,
-        formatter_class=Formatter,
+        [parents.conn, parents.bulk, parents.output],
         help="overwrite tasks from JSON Lines",
         description="Overwrite whole tasks (PatchTasks, action overwrite).",
         epilog=EXAMPLE,
@@ -46,14 +45,12 @@ def add_parser(sub: Any, parents: Parents) -> None:
 
 class Update(BulkCommand):
     verb = "update"
+    require_id = True
 
     def __init__(self, args: argparse.Namespace) -> None:
         super().__init__(args)
         self.results: dict[int, r.Task] = {}
         self.order: list[Line] = []
-
-    def read(self) -> list[Line]:
-        return read_tasks(self.args.file, require_id=True, progress=self.progress)
 
     def prepare(self, lines: list[Line]) -> list[Line]:
         self.order = lines
