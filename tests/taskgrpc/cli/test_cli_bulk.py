@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -203,3 +204,34 @@ def test_failures_file_may_be_the_input_file(cli: Cli, tmp_path: Path) -> None:
     assert result.code == 1, str(result)
     assert [json.loads(x) for x in Path(path).read_text().splitlines()] == [{"name": "bad"}]
     assert cli.stored_names() == ["ok"]
+
+
+@pytest.mark.timing
+def test_a_second_signal_ends_the_grace_period_at_once(cli: Cli, fake_clarifai: FakeServer) -> None:
+    path = cli.write("t.jsonl", [task_json(f"s{k}", f"c{k}") for k in range(4)])
+    failures = cli.tmp / "failed.jsonl"
+    fake_clarifai.servicer.set_faults(Faults(latency_ms=4000, methods=frozenset({"PostTasks"})))
+    timers = [_interrupt_after(0.3), _interrupt_after(0.6)]
+    started = time.monotonic()
+    try:
+        result = cli("create", "--file", path, "--batch-size", "1", "--failures", str(failures))
+    finally:
+        for timer in timers:
+            timer.cancel()
+    elapsed = time.monotonic() - started
+    assert result.code == 130, str(result)
+    assert elapsed < bulk.GRACE_SECONDS, elapsed  # not the whole grace period, nor the latency
+    assert len(failures.read_text().splitlines()) == 4
+
+
+def test_ctrl_c_in_a_command_that_is_not_bulk_exits_130_quietly(
+    cli: Cli, fake_clarifai: FakeServer
+) -> None:
+    fake_clarifai.servicer.set_faults(Faults(latency_ms=2000, methods=frozenset({"ListTasks"})))
+    timer = _interrupt_after(0.3)
+    try:
+        result = cli("list")
+    finally:
+        timer.cancel()
+    assert result.code == 130, str(result)
+    assert_clean_error(result)
