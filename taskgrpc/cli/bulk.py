@@ -203,8 +203,10 @@ class BulkCommand:
                 f"taskgrpc: stopping: this would fail every line; unsent lines go to "
                 f"{self.failures.where if self.failures else 'stderr'}\n"
             )
-        shown = f"{self.where(line)}: {error_text(err)}"
-        self.fail(line, None if self.fatal is not None else shown)
+        if self.fatal is not None:  # reported once: this line is one more not done
+            self.give_up([line])
+        else:
+            self.fail(line, f"{self.where(line)}: {error_text(err)}")
 
     def should_stop(self) -> bool:
         return self.fatal is not None or self.interrupts.stopped
@@ -265,7 +267,7 @@ class BulkCommand:
             if interrupted:
                 text += f"; interrupted, {self.unfinished} line(s) not done"
             elif self.fatal is not None:
-                text += f"; stopped, {self.unfinished} line(s) not sent"
+                text += f"; stopped, {self.unfinished} line(s) not done"
             if self._count():
                 text += f"; failed lines in {self.failures.where if self.failures else 'stderr'}"
             sys.stderr.write(text + "\n")

@@ -235,3 +235,16 @@ def test_ctrl_c_in_a_command_that_is_not_bulk_exits_130_quietly(
         timer.cancel()
     assert result.code == 130, str(result)
     assert_clean_error(result)
+
+
+def test_an_unreachable_target_stops_the_run_reported_once(cli: Cli) -> None:
+    path = cli.write("t.jsonl", [task_json(f"u{k}", f"c{k}") for k in range(50)])
+    failures = cli.tmp / "failed.jsonl"
+    result = cli(
+        *("create", "--file", path, "--failures", str(failures), "--timeout", "3"),
+        env=cli.env(CLARIFAI_GRPC_BASE="127.0.0.1:1"),  # nothing listens there
+    )
+    assert result.code == 1, str(result)
+    assert result.err.count("UNAVAILABLE") == 1, result.err
+    assert "stopped, 50 line(s) not done" in result.err.splitlines()[-1]
+    assert len(failures.read_text().splitlines()) == 50
