@@ -76,8 +76,20 @@ class _Constant:
         self.name = name
 
 
-def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_Constant)
+class _Decoder:
+    """``json.loads`` that notes whether the text held NaN or Infinity (no walk needed for
+    the usual item, which holds none)."""
+
+    def __init__(self) -> None:
+        self.constants = 0
+
+    def _constant(self, name: str) -> _Constant:
+        self.constants += 1
+        return _Constant(name)
+
+    def loads(self, text: str) -> Any:
+        self.constants = 0
+        return json.loads(text, parse_constant=self._constant)
 
 
 def _bad_constant(value: Any) -> str | None:
@@ -118,6 +130,7 @@ def split_items(data: bytes) -> Iterator[Line]:
         if whole is not None:
             yield from whole
             return
+    decoder = _Decoder()
     # Split on "\n" only: JSON strings may hold U+2028 and the like, which splitlines() breaks on.
     for number, raw in enumerate(data.split(b"\n"), 1):
         raw = raw.removesuffix(b"\r")
@@ -129,18 +142,18 @@ def split_items(data: bytes) -> Iterator[Line]:
             text = raw.decode("utf-8", "surrogateescape")
             yield Line(number, text, error=f"not UTF-8 text ({err.reason} at byte {err.start})")
             continue
-        yield _json_line(number, text)
+        yield _json_line(number, text, decoder)
 
 
-def _json_line(number: int, text: str) -> Line:
+def _json_line(number: int, text: str, decoder: _Decoder) -> Line:
     try:
-        value = _loads(text)
+        value = decoder.loads(text)
     except RecursionError:
         return Line(number, text, error="not readable: JSON nested too deeply")
     except ValueError as err:
         return Line(number, text, error=f"not valid JSON: {err}")
     line = Line(number, text, value)
-    constant = _bad_constant(value)
+    constant = _bad_constant(value) if decoder.constants else None
     if constant is not None:
         line.error = f"not valid JSON: {constant} is not a JSON number"
     return line
@@ -149,8 +162,9 @@ def _json_line(number: int, text: str) -> Line:
 def _whole_document(data: bytes) -> list[Line] | None:
     """The items of ``data`` read as one JSON document (an array, a docs body, or one
     multi-line object), or None if it is not one (then it is read as JSON Lines)."""
+    decoder = _Decoder()
     try:
-        value = _loads(data.decode("utf-8"))
+        value = decoder.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     items = value if isinstance(value, list) else docs_body_tasks(value)
@@ -161,7 +175,7 @@ def _whole_document(data: bytes) -> list[Line] | None:
     lines = []
     for number, item in enumerate(items, 1):
         line = Line(number, _dumps(item), item)
-        constant = _bad_constant(item)
+        constant = _bad_constant(item) if decoder.constants else None
         if constant is not None:
             line.error = f"not valid JSON: {constant} is not a JSON number"
         lines.append(line)
