@@ -142,7 +142,8 @@ def split_items(data: bytes) -> Iterator[Line]:
             text = raw.decode("utf-8", "surrogateescape")
             yield Line(number, text, error=f"not UTF-8 text ({err.reason} at byte {err.start})")
             continue
-        yield _json_line(number, text, decoder)
+        if text.strip():  # a line of only Unicode spaces is blank too
+            yield _json_line(number, text, decoder)
 
 
 def _json_line(number: int, text: str, decoder: _Decoder) -> Line:

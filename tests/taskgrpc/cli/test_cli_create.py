@@ -7,7 +7,16 @@ import json
 from pathlib import Path
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from clisupport import HEX32, USER, Cli, assert_clean_error, assert_no_task_json, jsonl, task_json
+from clisupport import (
+    HEX32,
+    PAT,
+    USER,
+    Cli,
+    assert_clean_error,
+    assert_no_task_json,
+    jsonl,
+    task_json,
+)
 from google.protobuf import json_format
 
 import taskgrpc
@@ -328,7 +337,9 @@ def test_a_docs_request_body_goes_through_unchanged(cli: Cli, fake_clarifai: Fak
     result = cli("create", "--file", cli.write("body.json", DOCS_BODY))
     assert result.code == 0, str(result)
     expected = [json_format.ParseDict(t, r.Task()) for t in json.loads(DOCS_BODY)["tasks"]]
-    posts = [c.request for c in fake_clarifai.servicer.requests if c.method == "PostTasks"]
+    calls = [c for c in fake_clarifai.servicer.requests if c.method == "PostTasks"]
+    assert all(("authorization", f"Key {PAT}") in c.metadata for c in calls)
+    posts = [c.request for c in calls]
     received = [task for request in posts for task in request.tasks]  # type: ignore[attr-defined]
     assert len(received) == 2
     for got, want in zip(received, expected, strict=True):

@@ -8,8 +8,11 @@ import re
 
 import pytest
 from clisupport import Cli, assert_clean_error, jsonl, task_json
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from taskgrpc.cli.reading import docs_body_tasks, parse_error_text
+from taskgrpc.cli.errors import UsageError
+from taskgrpc.cli.reading import Line, docs_body_tasks, parse_error_text, read_ids, read_tasks
 
 
 def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli: Cli) -> None:
@@ -122,3 +125,51 @@ def test_docs_body_shapes() -> None:
     assert docs_body_tasks({"tasks": [1], "user_app_id": {}}) == [1]
     assert docs_body_tasks({"tasks": [1], "name": "x"}) is None  # a task, not a body
     assert docs_body_tasks({"tasks": "x"}) is None
+
+
+_LINE_PARTS = st.sampled_from(
+    [
+        b"{",
+        b"}",
+        b"[",
+        b"]",
+        b'"',
+        b":",
+        b",",
+        b"NaN",
+        b"Infinity",
+        b"\xff",
+        b"\xc3",
+        b" ",
+        b'"name"',
+        b'"tasks"',
+        b'"id"',
+        b"1e400",
+        b"null",
+        b"\r",
+        b"\\u",
+        b"\xe2\x80\xa8",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(_LINE_PARTS, max_size=12).map(b"".join), max_size=6))
+def test_any_input_is_read_without_raising(
+    tmp_path_factory: pytest.TempPathFactory, raw_lines: list[bytes]
+) -> None:
+    path = tmp_path_factory.mktemp("fuzz") / "in.jsonl"
+    path.write_bytes(b"\n".join(raw_lines))
+    lines = read_tasks(str(path), require_id=False)
+    for line in lines:
+        assert (line.task is None) == bool(line.error)  # each item is a task or a reason
+        assert line.error == "" or line.error.startswith(f"{path}:{line.number}: ")
+    for line in read_ids_or_usage(str(path)):
+        assert isinstance(line.value, str) and line.value.strip()
+
+
+def read_ids_or_usage(path: str) -> list[Line]:
+    try:
+        return read_ids(path)
+    except UsageError:
+        return []
