@@ -4,8 +4,11 @@ help formatter. Usage errors never echo a value the user typed (it may be a secr
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -37,7 +40,7 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors never echo an argument's value."""
 
     def error(self, message: str) -> NoReturn:
-        self.print_usage()
+        self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {redact_usage(message)}\n")
 
 
@@ -98,6 +101,22 @@ def seconds(text: str) -> float:
     if not math.isfinite(value) or not value > 0 or value >= 1e9:
         raise argparse.ArgumentTypeError("must be a number of seconds > 0 and below 1e9")
     return value
+
+
+def enum_choice(enum: Any, kind: str) -> Callable[[str], str]:
+    """An argument type for a name of protobuf enum wrapper ``enum`` (any case; ``*_NOT_SET``
+    excluded): an unknown name gets the valid names and a "did you mean", never echoed."""
+    names = [n for n in enum.keys() if not n.endswith("NOT_SET")]
+
+    def parse(text: str) -> str:
+        if text.upper() in names:
+            return text.upper()
+        close = difflib.get_close_matches(text.upper(), names, n=1, cutoff=0.6)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown {kind}{hint} (valid: {', '.join(names)})")
+
+    parse.__name__ = kind  # argparse names the type in some messages
+    return parse
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,8 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from ..connect import open_client
 from ..errors import EXIT_OK
-from ..options import Parents, add_command, add_format, positive
+from ..options import Parents, add_command, add_format, enum_choice, positive
 from ..writing import write_tasks
-
-SOURCE_TYPES = tuple(n for n in r.TaskInputSource.TaskInputSourceType.keys() if "NOT_SET" not in n)
 
 EXAMPLE = """\
 example:
@@ -39,7 +37,12 @@ def add_parser(sub: Any, parents: Parents) -> None:
         "--reviewer", action="append", default=[], metavar="USER", help="a reviewer's user id"
     )
     p.add_argument("--ids", nargs="+", default=[], metavar="ID", help="task ids")
-    p.add_argument("--source-type", choices=SOURCE_TYPES, help="input source type")
+    p.add_argument(
+        "--source-type",
+        type=enum_choice(r.TaskInputSource.TaskInputSourceType, "input source type"),
+        metavar="TYPE",
+        help="input source type: ALL_INPUTS, SAVED_SEARCH, DATASET or INPUT",
+    )
     p.add_argument("--source-id", action="append", default=[], metavar="ID", help="input source id")
     p.add_argument("--per-page", type=positive, default=128, help="tasks per ListTasks call")
     add_format(p)

@@ -35,7 +35,7 @@ USAGE_ERRORS = {
 def test_usage_errors_exit_2(cli: Cli, args: list[str]) -> None:
     result = cli(*args, insecure=False)
     assert result.code == 2, str(result)
-    assert result.err.strip()
+    assert result.err.strip() and result.out == ""
     assert_clean_error(result)
 
 
@@ -79,6 +79,14 @@ def test_there_is_no_pat_flag(cli: Cli) -> None:
     result = cli("list", "--pat", str(cli.tmp / "x"), env=cli.env(CLARIFAI_PAT=None))
     assert result.code == 2, str(result)
     assert "--pat" in result.err
+
+
+def test_an_enum_flag_typo_gets_the_valid_names_and_a_hint(cli: Cli) -> None:
+    result = cli("list", "--source-type", "datset")
+    assert result.code == 2, str(result)
+    assert "did you mean DATASET?" in result.err and "SAVED_SEARCH" in result.err
+    assert "datset" not in result.err  # the value is not echoed
+    assert names(cli("list", "--source-type", "dataset")) == []  # any case
 
 
 def test_version(cli: Cli) -> None:
