@@ -168,3 +168,13 @@ def test_progress_on_a_real_terminal_unless_quiet(
         assert "3/3" not in err and "created" not in err, err
     else:
         assert "lookup" in err and "3/3" in err, err
+
+
+def test_python_dash_m_runs_the_same_command_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "taskgrpc.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("taskgrpc "), proc.stderr

@@ -1,0 +1,5 @@
+"""``python -m taskgrpc.cli``: the same as the ``taskgrpc`` console script."""
+
+from . import main
+
+main()
