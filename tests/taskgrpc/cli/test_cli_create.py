@@ -4,6 +4,7 @@ the bodies users paste from Clarifai's docs, sent unchanged."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
@@ -372,3 +373,30 @@ def test_input_of_a_path_that_does_not_exist_is_a_usage_error(cli: Cli, tmp_path
     result = cli("create", "--file", str(tmp_path / "nope.jsonl"))
     assert result.code == 2, str(result)
     assert "nope.jsonl" in result.err
+
+
+def test_an_unknown_outcome_is_written_with_the_salted_id_and_rerun_finds_it(
+    cli: Cli, fake_clarifai: FakeServer
+) -> None:
+    # The server is slower than --timeout: the client gives up, the server commits later.
+    # The failures file carries the salted ids that were sent, so a re-run without
+    # --id-salt finds the tasks instead of creating copies.
+    path = cli.write("t.jsonl", [task_json(f"s{i}") for i in range(2)])
+    fake_clarifai.servicer.set_faults(Faults(latency_ms=1000, methods=frozenset({"PostTasks"})))
+    failures = cli.tmp / "failed.jsonl"
+    result = cli(
+        *("create", "--file", path, "--id-salt", "run-1", "--timeout", "0.3"),
+        *("--failures", str(failures)),
+    )
+    assert result.code == 1, str(result)
+    assert "DEADLINE_EXCEEDED" in result.err or "unknown" in result.err
+    fake_clarifai.servicer.set_faults(None)
+    deadline = time.monotonic() + 5
+    while len(fake_clarifai.servicer.tasks(USER, cli.app)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the late commit lands
+    stored = {t.id for t in fake_clarifai.servicer.tasks(USER, cli.app)}
+    written = [json.loads(x) for x in failures.read_text().splitlines()]
+    assert {t["id"] for t in written} == stored and len(stored) == 2
+    again = cli("create", "--file", str(failures))
+    assert again.code == 0 and "existed 2" in again.err, str(again)
+    assert {t.id for t in fake_clarifai.servicer.tasks(USER, cli.app)} == stored

@@ -208,3 +208,12 @@ def test_cli_terms_maps_library_arguments_to_flags() -> None:
         "environment variable X is not set (or pass --user-id)"
     )
     assert cli_terms("a plain sentence about targets") == "a plain sentence about targets"
+
+
+def test_a_wrong_pat_in_a_pat_file_is_not_echoed(auth_cli: Cli) -> None:
+    pat_file = auth_cli.tmp / "pat.txt"
+    pat_file.write_text(WRONG_PAT + "\n")
+    result = auth_cli("list", "--pat-file", str(pat_file), env=auth_cli.env(CLARIFAI_PAT=None))
+    assert result.code == 1, str(result)
+    assert WRONG_PAT not in result.out + result.err
+    assert "CONN_KEY_INVALID" in result.err
