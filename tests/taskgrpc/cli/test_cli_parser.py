@@ -7,7 +7,6 @@ import pytest
 from clisupport import PAT, USER, WRONG_PAT, Cli, assert_clean_error, names, task_json
 
 from taskgrpc import __version__
-from taskgrpc.cli.errors import cli_terms
 from taskgrpc.cli.options import redact_usage
 
 USAGE_ERRORS = {
@@ -194,20 +193,6 @@ def test_unreachable_server_is_one_error_line(cli: Cli) -> None:
     assert result.code == 1, str(result)
     assert "UNAVAILABLE" in result.err and PAT not in result.err
     assert_clean_error(result)
-
-
-def test_cli_terms_maps_library_arguments_to_flags() -> None:
-    assert cli_terms("pass secure=False for a plaintext server") == (
-        "pass --insecure for a plaintext server"
-    )
-    assert cli_terms("pass allow_insecure=True if you mean it") == (
-        "pass --allow-insecure if you mean it"
-    )
-    assert cli_terms("batch_size must be >= 1") == "--batch-size must be >= 1"
-    assert cli_terms("environment variable X is not set (needed for user_id)") == (
-        "environment variable X is not set (or pass --user-id)"
-    )
-    assert cli_terms("a plain sentence about targets") == "a plain sentence about targets"
 
 
 def test_a_wrong_pat_in_a_pat_file_is_not_echoed(auth_cli: Cli) -> None:
