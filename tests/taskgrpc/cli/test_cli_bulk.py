@@ -248,3 +248,21 @@ def test_an_unreachable_target_stops_the_run_reported_once(cli: Cli) -> None:
     assert result.err.count("UNAVAILABLE") == 1, result.err
     assert "stopped, 50 line(s) not done" in result.err.splitlines()[-1]
     assert len(failures.read_text().splitlines()) == 50
+
+
+def test_an_interrupt_during_the_lookup_sends_nothing_and_writes_every_line(
+    cli: Cli, fake_clarifai: FakeServer
+) -> None:
+    path = cli.write("t.jsonl", [task_json(f"l{k}", f"c{k}") for k in range(2100)])
+    failures = cli.tmp / "failed.jsonl"
+    fake_clarifai.servicer.set_faults(Faults(latency_ms=800, methods=frozenset({"ListTasks"})))
+    timer = _interrupt_after(0.4)
+    try:
+        result = cli("create", "--file", path, "--failures", str(failures))
+    finally:
+        timer.cancel()
+    assert result.code == 130, str(result)
+    assert fake_clarifai.servicer.calls["PostTasks"] == 0
+    assert fake_clarifai.servicer.calls["ListTasks"] < 3  # the lookup stopped too
+    assert len(failures.read_text().splitlines()) == 2100
+    assert "interrupted, 2100 line(s) not done" in result.err.splitlines()[-1]
