@@ -263,13 +263,14 @@ class BulkCommand:
     def _finish(self) -> int:
         interrupted = self.interrupts.stopped
         if not self.args.quiet:
-            text = f"{self.verb}: {self.counts()}, failed {self._count()}"
+            failed = self._count() - self.unfinished
+            text = f"{self.verb}: {self.counts()}, failed {failed}"
             if interrupted:
                 text += f"; interrupted, {self.unfinished} line(s) not done"
             elif self.fatal is not None:
                 text += f"; stopped, {self.unfinished} line(s) not done"
             if self._count():
-                text += f"; failed lines in {self.failures.where if self.failures else 'stderr'}"
+                text += f"; lines to re-run in {self.failures.where if self.failures else 'stderr'}"
             sys.stderr.write(text + "\n")
         if interrupted:
             return EXIT_INTERRUPTED

@@ -63,7 +63,10 @@ def test_an_interrupt_writes_every_unfinished_line_and_a_rerun_finishes_exactly_
     assert all(HEX32.match(x["id"]) for x in unfinished)  # each with the id it would be sent with
     assert stored | {x["name"] for x in unfinished} == {t["name"] for t in tasks}
     summary = result.err.splitlines()[-1]
-    assert summary.startswith("create: created ") and "interrupted" in summary
+    assert summary == (
+        f"create: created {len(stored)}, existed 0, failed 0; interrupted, "
+        f"{len(unfinished)} line(s) not done; lines to re-run in {failures}"
+    )
 
     fake_clarifai.servicer.set_faults(None)
     again = cli("create", "--file", str(failures))

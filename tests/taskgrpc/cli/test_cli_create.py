@@ -177,7 +177,7 @@ def test_failures_file_holds_bad_lines_and_reruns_after_a_fix(cli: Cli) -> None:
     assert [json.loads(x) for x in failures.read_text().splitlines()] == [bad]
     assert f"{path}:2:" in result.err
     assert result.err.splitlines()[-1] == (
-        f"create: created 2, existed 0, failed 1; failed lines in {failures}"
+        f"create: created 2, existed 0, failed 1; lines to re-run in {failures}"
     )
     fixed = [
         {**json.loads(x), "concepts": [{"concept": {"id": "cat"}}]}
