@@ -65,12 +65,19 @@ class Create(BulkCommand):
         self.created = 0
         self.existed = 0
         self.repeats = 0
+        #: Ids derived from content here: a task stored under one was created from that
+        #: content (even if edited since), so it exists; the other-content check is for
+        #: ids the file chose.
+        self.derived: set[str] = set()
 
     def prepare(self, lines: list[Line]) -> list[Line]:
-        tasks = with_content_ids([line.task for line in lines if line.task], self.args.id_salt)
+        given = [line.task for line in lines if line.task]
+        tasks = with_content_ids(given, self.args.id_salt)
         first: dict[str, Line] = {}
-        for line, task in zip(lines, tasks, strict=True):
+        for line, before, task in zip(lines, given, tasks, strict=True):
             line.task = task
+            if not before.id:
+                self.derived.add(task.id)
             seen = first.get(task.id)
             if seen is None:
                 first[task.id] = line
@@ -114,7 +121,7 @@ class Create(BulkCommand):
                 stored = found.get(line.task.id)
                 if stored is None:
                     todo.append(line)
-                elif same_task(line.task, stored):
+                elif line.task.id in self.derived or same_task(line.task, stored):
                     self.existed += 1
                     self.stored[stored.id] = stored
                     self.note(f"exists: {self.where(line)} (id {stored.id})")

@@ -400,3 +400,16 @@ def test_an_unknown_outcome_is_written_with_the_salted_id_and_rerun_finds_it(
     again = cli("create", "--file", str(failures))
     assert again.code == 0 and "existed 2" in again.err, str(again)
     assert {t.id for t in fake_clarifai.servicer.tasks(USER, cli.app)} == stored
+
+
+def test_a_task_edited_since_it_was_created_from_a_line_still_exists(cli: Cli) -> None:
+    path = cli.write("t.jsonl", [task_json("original")])
+    (created,) = cli.seed([task_json("original")])
+    with cli.client() as client:  # someone renames it in the meantime
+        task = client.get(created["id"])
+        task.name = "renamed by hand"
+        client.update(task)
+    again = cli("create", "--file", path)
+    assert again.code == 0, str(again)
+    assert "created 0, existed 1, failed 0" in again.err
+    assert cli.stored_names() == ["renamed by hand"]
