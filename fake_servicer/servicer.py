@@ -53,6 +53,7 @@ from fake_servicer.status import (
 from fake_servicer.store import AppKey, ConflictError, MissingTaskError, TaskStore
 from fake_servicer.validation import (
     check_additional_fields,
+    check_status,
     check_task_id,
     check_task_possible,
     check_user_app_id,
@@ -343,14 +344,11 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
             field = f"tasks[{index}]"
             if not sent.id:
                 raise invalid_request(f"{field}.id", "is required")
+            check_status(sent, field, required=request.action == "merge")
             if request.action == "overwrite":
                 check_task_possible(sent, field)
                 changes.append((sent.id, _overwriter(sent, now)))
             else:
-                if not sent.HasField("status"):
-                    raise invalid_request(
-                        f"{field}.status", "is required: merge only updates the task status"
-                    )
                 changes.append((sent.id, _status_merger(sent.status, now)))
         try:
             updated = self._store.update(key, changes)

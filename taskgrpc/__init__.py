@@ -10,19 +10,23 @@ from typing import TYPE_CHECKING, Any
 from . import _pickling  # noqa: F401 - makes Task messages picklable
 from ._content import content_id, same_task, with_content_ids
 from .builders import (
+    ai_assist_params,
     all_inputs,
     auto_annotation,
     build_task,
     check_task,
+    concept,
     consensus,
     dataset,
     dynamic,
     full,
+    lint,
     manual_review,
     no_review,
     partitioned,
     partitioned_evenly,
     saved_search,
+    single_input,
 )
 from .client import TaskClient, TaskPager
 from .errors import (
@@ -83,20 +87,24 @@ __all__ = [
     "UnavailableError",
     "ValidationError",
     "__version__",
+    "ai_assist_params",
     "all_inputs",
     "auto_annotation",
     "build_task",
     "check_task",
+    "concept",
     "consensus",
     "content_id",
     "dataset",
     "dynamic",
     "full",
+    "lint",
     "manual_review",
     "no_review",
     "partitioned",
     "partitioned_evenly",
     "same_task",
     "saved_search",
+    "single_input",
     "with_content_ids",
 ]

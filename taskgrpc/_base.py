@@ -378,12 +378,16 @@ class ClientCore(Generic[ChannelT]):
     def _list_pages(
         self,
         *,
-        worker_user_ids: Iterable[str],
-        review_user_ids: Iterable[str],
-        ids: Iterable[str],
+        worker_user_ids: Iterable[str] | None,
+        review_user_ids: Iterable[str] | None,
+        ids: Iterable[str] | None,
         input_source_type: int | str | None,
-        input_source_ids: Iterable[str],
-        additional_fields: Iterable[str],
+        input_source_ids: Iterable[str] | None,
+        additional_fields: Iterable[str] | None,
+        label_order_ids: Iterable[str] | None,
+        including_label_order_tasks: bool,
+        worker_model_ids: Iterable[str] | None,
+        worker_workflow_ids: Iterable[str] | None,
         per_page: int,
         timeout: float | None,
         retry: RetryArg,
@@ -398,6 +402,10 @@ class ClientCore(Generic[ChannelT]):
             input_source_type=input_source_type,
             input_source_ids=input_source_ids,
             additional_fields=additional_fields,
+            label_order_ids=label_order_ids,
+            including_label_order_tasks=including_label_order_tasks,
+            worker_model_ids=worker_model_ids,
+            worker_workflow_ids=worker_workflow_ids,
         )
         self._budget(timeout, retry)  # validate timeout and retry now
         return PageSource(first, lambda: self._budget(timeout, retry))

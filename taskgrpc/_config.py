@@ -33,6 +33,8 @@ ENV_BASE = "CLARIFAI_GRPC_BASE"
 
 def normalize_target(base: str) -> str:
     """``host`` or ``host:port`` (IPv6 in brackets) to ``host:port``, 443 by default."""
+    if not isinstance(base, str):
+        raise ValidationError(f"target must be a string (host or host:port), got {base!r}")
     base = base.strip()
     if not base:
         raise ValidationError("target must not be empty")
@@ -70,6 +72,22 @@ def open_channel(config: ClientConfig, grpc_module: Any) -> Any:
             config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
         )
     return grpc_module.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+
+
+def check_pat(pat: object) -> str:
+    """``pat`` if it can be sent as the ``authorization`` header value.
+
+    gRPC accepts only printable ASCII (0x20-0x7E) in a text metadata value; anything
+    else would fail at call time with a raw grpc error. The message never shows the PAT.
+    """
+    if not isinstance(pat, str) or not pat.strip():
+        raise ValidationError("pat must be a non-empty string")
+    if not pat.isascii() or not pat.isprintable():
+        raise ValidationError(
+            "pat must be printable ASCII (gRPC refuses other characters in a header value); "
+            "check for a stray line break, tab or non-ASCII character"
+        )
+    return pat
 
 
 def check_timeout(timeout: float | None) -> float | None:
@@ -112,10 +130,7 @@ class ClientConfig:
         allow_insecure: bool = False,
         has_channel: bool = False,
     ) -> None:
-        if not isinstance(pat, str) or not pat.strip():
-            raise ValidationError("pat must be a non-empty string")
-        if any(c in pat for c in "\r\n\0"):
-            raise ValidationError("pat must not contain line breaks or NUL characters")
+        check_pat(pat)
         self.uaid = rq.user_app_id(user_id, app_id)
         self.pat = pat
         self.user_id = user_id

@@ -36,6 +36,30 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
 
     Use ``async with AsyncTaskClient(...) as client:`` or ``await client.close()``.
     With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
+    Its arguments are those of :class:`~taskgrpc.TaskClient`:
+
+    Arguments (all keyword-only):
+
+    - ``pat``: the Personal Access Token, sent as ``authorization: Key <pat>``;
+      printable ASCII, never shown in reprs, logs or errors.
+    - ``user_id``, ``app_id``: the app every request addresses (``user_app_id``).
+    - ``target``: ``host`` or ``host:port`` (port 443 by default); default
+      ``api.clarifai.com:443``.
+    - ``secure``: TLS (default ``True``); ``False`` for a plaintext server such
+      as the fake.
+    - ``channel``: a ``grpc.aio.Channel`` of your own to use instead (never closed by
+      the client); ``target`` and ``secure`` are then ignored.
+    - ``timeout``: the default time budget of each call in seconds, retries
+      included (default 30; ``None`` for none).
+    - ``retry``: the default :class:`~taskgrpc.RetryPolicy`, or ``None`` for no
+      retries (default: ``RetryPolicy()``).
+    - ``max_rps``: a client-wide cap on requests per second (default: none).
+    - ``allow_insecure``: allow ``secure=False`` to a non-loopback host, which
+      sends the PAT in clear text (default ``False``).
+
+    ``from_env()`` reads ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
+    ``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``. Bad arguments raise
+    :class:`~taskgrpc.ValidationError`.
     """
 
     _loop: asyncio.AbstractEventLoop | None = None  # the loop the own channel belongs to
@@ -96,7 +120,9 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
                             action.request, timeout=action.timeout, metadata=metadata
                         )
                     except grpc.aio.AioRpcError as exc:
-                        action = op.throw(transport_error(exc, action.method, secret))
+                        action = op.throw(
+                            transport_error(exc, action.method, secret, self._config.secure)
+                        )
                     else:
                         action = op.send(response)
                 else:
@@ -211,12 +237,16 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
     def list(
         self,
         *,
-        worker_user_ids: Iterable[str] = (),
-        review_user_ids: Iterable[str] = (),
-        ids: Iterable[str] = (),
+        worker_user_ids: Iterable[str] | None = (),
+        review_user_ids: Iterable[str] | None = (),
+        ids: Iterable[str] | None = (),
         input_source_type: int | str | None = None,
-        input_source_ids: Iterable[str] = (),
-        additional_fields: Iterable[str] = (),
+        input_source_ids: Iterable[str] | None = (),
+        additional_fields: Iterable[str] | None = (),
+        label_order_ids: Iterable[str] | None = (),
+        including_label_order_tasks: bool = False,
+        worker_model_ids: Iterable[str] | None = (),
+        worker_workflow_ids: Iterable[str] | None = (),
         per_page: int = 128,
         prefetch: bool = False,
         timeout: float | None = None,
@@ -230,6 +260,10 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
             input_source_type=input_source_type,
             input_source_ids=input_source_ids,
             additional_fields=additional_fields,
+            label_order_ids=label_order_ids,
+            including_label_order_tasks=including_label_order_tasks,
+            worker_model_ids=worker_model_ids,
+            worker_workflow_ids=worker_workflow_ids,
             per_page=per_page,
             timeout=timeout,
             retry=retry,

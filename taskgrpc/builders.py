@@ -221,7 +221,7 @@ def concept(
     if threshold is not None:
         config.threshold_range.CopyFrom(_threshold_range(threshold, inclusive))
     if status is not None:
-        config.status_code = v.enum_number(  # type: ignore[assignment]
+        config.status_code = v.enum_number(
             status_code_pb2.StatusCode, status, "auto_annotation_config.status_code"
         )
     return task_concept
@@ -241,7 +241,10 @@ def _data_types(value: int | Iterable[str | int]) -> int:
     mask = 0
     for item in v.not_a_string(cast(Iterable[Any], value), field):
         mask |= v.enum_number(
-            r.AnnotationDataType, item, "annotation data type", skip=["ANNOTATION_DATA_TYPE_NOT_SET"]
+            r.AnnotationDataType,
+            item,
+            "annotation data type",
+            skip=["ANNOTATION_DATA_TYPE_NOT_SET"],
         )
     return mask
 
@@ -288,9 +291,7 @@ def all_inputs() -> r.TaskInputSource:
 
 def saved_search(search_id: str) -> r.TaskInputSource:
     """The inputs of a saved search."""
-    return r.TaskInputSource(
-        type=_SRC.SAVED_SEARCH, id=v.require_id(search_id, "input_source.id")
-    )
+    return r.TaskInputSource(type=_SRC.SAVED_SEARCH, id=v.require_id(search_id, "input_source.id"))
 
 
 def dataset(dataset_id: str) -> r.TaskInputSource:
@@ -370,7 +371,7 @@ def _reviewers_threshold(value: object, field: str) -> int:
             f"{field} must be 0 (the default: 1), 1 or -1 (all reviewers), got {value!r}: "
             "resources.proto allows only these values"
         )
-    return cast(int, value)
+    return value
 
 
 def ai_assist_params(
@@ -446,7 +447,7 @@ def build_task(
     if ai_assist is not None:
         task.ai_assist_params.CopyFrom(ai_assist)
     if status is not None:
-        task.status.code = v.task_status(status)  # type: ignore[assignment]
+        task.status.code = v.task_status(status)
     check_task(task, require_id=id is not None)
     return task
 
@@ -657,8 +658,8 @@ def lint(task: r.Task) -> list[str]:
 
 def _lint_partition(worker: r.TaskWorker, user_ids: list[str]) -> list[str]:
     out = []
-    if not worker.HasField("partitioned_strategy_info") or not worker.partitioned_strategy_info.type:
-        out.append("PARTITIONED strategy without partitioned_strategy_info.type (EVENLY or WEIGHTED)")
+    if not worker.partitioned_strategy_info.type:
+        out.append("PARTITIONED strategy without partitioned_strategy_info.type (EVENLY/WEIGHTED)")
         return out
     info = worker.partitioned_strategy_info
     if info.workers_per_input < 1:

@@ -33,6 +33,29 @@ class TaskClient(ClientCore[grpc.Channel]):
     channel and never closes it. Every call accepts ``timeout=`` (the total
     budget of the call, retries included) and ``retry=`` (a
     :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
+
+    Arguments (all keyword-only):
+
+    - ``pat``: the Personal Access Token, sent as ``authorization: Key <pat>``;
+      printable ASCII, never shown in reprs, logs or errors.
+    - ``user_id``, ``app_id``: the app every request addresses (``user_app_id``).
+    - ``target``: ``host`` or ``host:port`` (port 443 by default); default
+      ``api.clarifai.com:443``.
+    - ``secure``: TLS (default ``True``); ``False`` for a plaintext server such
+      as the fake.
+    - ``channel``: a ``grpc.Channel`` of your own to use instead (never closed by
+      the client); ``target`` and ``secure`` are then ignored.
+    - ``timeout``: the default time budget of each call in seconds, retries
+      included (default 30; ``None`` for none).
+    - ``retry``: the default :class:`~taskgrpc.RetryPolicy`, or ``None`` for no
+      retries (default: ``RetryPolicy()``).
+    - ``max_rps``: a client-wide cap on requests per second (default: none).
+    - ``allow_insecure``: allow ``secure=False`` to a non-loopback host, which
+      sends the PAT in clear text (default ``False``).
+
+    ``from_env()`` reads ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
+    ``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``. Bad arguments raise
+    :class:`~taskgrpc.ValidationError`.
     """
 
     # --- connection -------------------------------------------------------------------
@@ -89,7 +112,9 @@ class TaskClient(ClientCore[grpc.Channel]):
                             action.request, timeout=action.timeout, metadata=metadata
                         )
                     except grpc.RpcError as exc:
-                        action = op.throw(transport_error(exc, action.method, secret))
+                        action = op.throw(
+                            transport_error(exc, action.method, secret, self._config.secure)
+                        )
                     else:
                         action = op.send(response)
                 else:
@@ -218,18 +243,29 @@ class TaskClient(ClientCore[grpc.Channel]):
     def list(
         self,
         *,
-        worker_user_ids: Iterable[str] = (),
-        review_user_ids: Iterable[str] = (),
-        ids: Iterable[str] = (),
+        worker_user_ids: Iterable[str] | None = (),
+        review_user_ids: Iterable[str] | None = (),
+        ids: Iterable[str] | None = (),
         input_source_type: int | str | None = None,
-        input_source_ids: Iterable[str] = (),
-        additional_fields: Iterable[str] = (),
+        input_source_ids: Iterable[str] | None = (),
+        additional_fields: Iterable[str] | None = (),
+        label_order_ids: Iterable[str] | None = (),
+        including_label_order_tasks: bool = False,
+        worker_model_ids: Iterable[str] | None = (),
+        worker_workflow_ids: Iterable[str] | None = (),
         per_page: int = 128,
         prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> TaskPager:
         """A lazy pager over every matching task, newest first.
+
+        Every filter may be ``None`` or empty (no filter); filters combine with
+        AND, and the ids within one filter with OR. Workers are matched by user
+        (``worker_user_ids``), model (``worker_model_ids``) or workflow
+        (``worker_workflow_ids``), all sent as ListTasks ``worker_ids``. Tasks
+        of a label order are listed only with ``including_label_order_tasks``
+        or ``label_order_ids``.
 
         Nothing is sent until it is iterated; a short page ends it.
         ``prefetch`` fetches the next page while the current one is consumed.
@@ -242,6 +278,10 @@ class TaskClient(ClientCore[grpc.Channel]):
             input_source_type=input_source_type,
             input_source_ids=input_source_ids,
             additional_fields=additional_fields,
+            label_order_ids=label_order_ids,
+            including_label_order_tasks=including_label_order_tasks,
+            worker_model_ids=worker_model_ids,
+            worker_workflow_ids=worker_workflow_ids,
             per_page=per_page,
             timeout=timeout,
             retry=retry,

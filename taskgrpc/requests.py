@@ -126,15 +126,12 @@ def list_tasks(
         raise ValidationError(f"page must be an integer >= 1, got {page!r}")
     # The docs give 1000 as the largest page.
     v.int_in_range(per_page, "per_page", 1, MAX_PER_PAGE)
-    worker_ids = [
-        r.WorkerIDSet(user_id=u) for u in v.id_list(worker_user_ids, "worker_user_ids")
-    ]
+    worker_ids = [r.WorkerIDSet(user_id=u) for u in v.id_list(worker_user_ids, "worker_user_ids")]
     worker_ids += [
         r.WorkerIDSet(model_id=m) for m in v.id_list(worker_model_ids, "worker_model_ids")
     ]
     worker_ids += [
-        r.WorkerIDSet(workflow_id=w)
-        for w in v.id_list(worker_workflow_ids, "worker_workflow_ids")
+        r.WorkerIDSet(workflow_id=w) for w in v.id_list(worker_workflow_ids, "worker_workflow_ids")
     ]
     request = s.ListTasksRequest(
         user_app_id=uaid,
@@ -149,7 +146,7 @@ def list_tasks(
         worker_ids=worker_ids,
     )
     if input_source_type is not None:
-        request.input_source_type = v.enum_number(  # type: ignore[assignment]
+        request.input_source_type = v.enum_number(
             r.TaskInputSource.TaskInputSourceType,
             input_source_type,
             "input_source_type",

@@ -376,7 +376,18 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
         json.dumps(task_json("good1")),
         '{"type": "CONCEPTS_CLASSIFICATION", "name": ',  # not JSON
         json.dumps({**task_json("bad-field"), "colour": "red"}),  # unknown field
-        json.dumps({k: v for k, v in task_json("no-concepts").items() if k != "concepts"}),
+        json.dumps(  # approval_threshold_reviewers takes only 0, 1, -1 (resources.proto)
+            {
+                **task_json("bad-reviewers"),
+                "review": {
+                    "strategy": "CONSENSUS",
+                    "consensus_strategy_info": {
+                        "approval_threshold_labelers": 1,
+                        "approval_threshold_reviewers": 2,
+                    },
+                },
+            }
+        ),
         json.dumps(task_json("good2", "dog")),
         "[1, 2]",  # not an object
     ]
@@ -389,7 +400,9 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
     for number in (1, 5):
         assert f"batch.jsonl:{number}:" not in result.err
     assert "colour" in result.err  # the unknown field is named
-    assert re.search(r"batch\.jsonl:4:.*concept", result.err), "the rule broken is named"
+    assert re.search(r"batch\.jsonl:4:.*approval_threshold_reviewers", result.err), (
+        "the rule broken is named"
+    )
     assert cli.stored_names() == ["good1", "good2"]
 
 
