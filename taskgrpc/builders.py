@@ -485,12 +485,8 @@ def check_task(task: r.Task, *, require_id: bool = False) -> None:
         # tasks-api.md: the statuses of a task are the TASK_* codes.
         if code and code not in v.TASK_STATUS_CODES.values():
             raise v.unknown_name("task.status.code (a task status)", code, v.TASK_STATUS_CODES)
-    name = task.name
-    if name and not name.isascii():
-        v.text(name, "task.name")
-    description = task.description
-    if description and not description.isascii():
-        v.text(description, "task.description")
+    # No text check: protobuf refuses a lone surrogate in any string field of a message,
+    # so a Task cannot hold one; the builders check their text arguments first.
 
     worker = task.worker
     workers = worker.workers
