@@ -197,3 +197,61 @@ def test_additional_fields_refused(bad: str) -> None:
         check_additional_fields(["all", bad])
     assert "additional_fields" in raised.value.description
     assert repr(bad) in raised.value.description
+
+
+# --- issue 9: read-only fields and task statuses ---------------------------------------------
+
+
+def with_metrics(task: Task) -> Task:
+    task.metrics.work.inputs_count_estimated = 99
+    return task
+
+
+def test_create_ignores_client_metrics(rpc: Rpc, servicer: FakeV2Servicer) -> None:
+    response = rpc.post(with_metrics(make_task("m1")))
+    assert response.status.code == status_code_pb2.SUCCESS
+    assert not response.tasks[0].HasField("metrics")
+    [stored] = servicer.tasks(USER, APP)
+    assert not stored.HasField("metrics")
+
+
+def test_overwrite_ignores_client_metrics(rpc: Rpc, servicer: FakeV2Servicer) -> None:
+    rpc.post(make_task("m2"))
+    response = rpc.patch("overwrite", with_metrics(make_task("m2", name="again")))
+    assert response.status.code == status_code_pb2.SUCCESS
+    assert not response.tasks[0].HasField("metrics")
+    assert not servicer.tasks(USER, APP)[0].HasField("metrics")
+
+
+def test_create_replaces_every_read_only_field(rpc: Rpc) -> None:
+    sent = make_task("ro1", user_id="someone", app_id="elsewhere")
+    sent.status.code = status_code_pb2.TASK_DONE
+    sent.created_at.FromSeconds(1)
+    [task] = rpc.post(sent).tasks
+    assert (task.user_id, task.app_id) == (USER, APP)
+    assert task.status.code == status_code_pb2.TASK_IN_PROGRESS
+    assert task.created_at.seconds > 1
+
+
+@pytest.mark.parametrize("action", ["merge", "overwrite"])
+@pytest.mark.parametrize(
+    "code",
+    [status_code_pb2.SUCCESS, status_code_pb2.CONN_KEY_INVALID, status_code_pb2.TASK_MISSING],
+)
+def test_a_status_that_is_no_task_status_is_refused(rpc: Rpc, action: str, code: int) -> None:
+    rpc.post(make_task("s1"))
+    sent = make_task("s1")
+    sent.status.code = code
+    response = rpc.patch(action, sent)
+    assert response.status.code == status_code_pb2.CONN_INVALID_REQUEST
+    assert "status" in response.status.description
+
+
+@pytest.mark.parametrize("action", ["merge", "overwrite"])
+def test_a_task_status_is_accepted(rpc: Rpc, action: str) -> None:
+    rpc.post(make_task("s2"))
+    sent = make_task("s2")
+    sent.status.code = status_code_pb2.TASK_DONE
+    response = rpc.patch(action, sent)
+    assert response.status.code == status_code_pb2.SUCCESS
+    assert response.tasks[0].status.code == status_code_pb2.TASK_DONE
