@@ -471,29 +471,89 @@ def is_auto_annotation(task: r.Task) -> bool:
     return any(w.HasField("model") or w.HasField("workflow") for w in task.worker.workers)
 
 
+_Task = r.Task
+_NEEDS_SOURCE_ID = frozenset((_SRC.SAVED_SEARCH, _SRC.DATASET))
+_CONSENSUS = _REV.CONSENSUS
+_TASK_STATUS_NUMBERS = frozenset(v.TASK_STATUS_CODES.values())
+
+#: Serialized valid workers -> whether each is an auto-annotation worker. Bulk creates send
+#: many tasks with the same worker, so its checks (weights included) run once per shape.
+_WORKER_CACHE: dict[bytes, bool] = {}
+_WORKER_CACHE_SIZE = 4096
+
+
 def check_task(task: r.Task, *, require_id: bool = False) -> None:
     """Refuse a task the service documents as invalid, naming the field and the source.
 
     Accepts current and deprecated fields alike. ``require_id`` (for updates)
-    also requires the id and checks a status that is sent.
+    also requires the id and checks a status that is sent. A lone surrogate in
+    a text field needs no check here: protobuf refuses it in any message, so a
+    ``Task`` cannot hold one (the builders check their text arguments first).
     """
-    if not isinstance(task, r.Task):
+    if task.__class__ is not _Task and not isinstance(task, _Task):
         raise ValidationError(f"expected a clarifai Task message, got {type(task).__name__}")
     if require_id:
         v.require_id(task.id, "task.id")
         code = task.status.code
         # tasks-api.md: the statuses of a task are the TASK_* codes.
-        if code and code not in v.TASK_STATUS_CODES.values():
+        if code and code not in _TASK_STATUS_NUMBERS:
             raise v.unknown_name("task.status.code (a task status)", code, v.TASK_STATUS_CODES)
-    # No text check: protobuf refuses a lone surrogate in any string field of a message,
-    # so a Task cannot hold one; the builders check their text arguments first.
 
     worker = task.worker
+    key = worker.SerializeToString()
+    auto = _WORKER_CACHE.get(key)
+    if auto is None:
+        auto = _check_worker(worker)
+        if len(_WORKER_CACHE) >= _WORKER_CACHE_SIZE:
+            _WORKER_CACHE.clear()
+        _WORKER_CACHE[key] = auto
+
+    for i, c in enumerate(task.concepts):
+        cpt = c.concept
+        # resources.proto TaskConcept.concept: "For auto annotation, id/name ... must be
+        # specified. For other tasks, only the id field is required."
+        if not cpt.id.strip() and not (auto and cpt.name.strip()):
+            raise ValidationError(f"task.concepts[{i}].concept.id must be a non-empty string")
+        if auto:
+            bits = c.auto_annotation_config.annotation_data_types
+            # resources.proto annotation_data_types: "a bit-mask field that holds multiple
+            # AnnotationDataType values".
+            if bits & ~_ALL_DATA_TYPE_BITS:
+                raise ValidationError(
+                    f"task.concepts[{i}].auto_annotation_config.annotation_data_types: {bits} "
+                    "has bits that are no AnnotationDataType (resources.proto)"
+                )
+    concept_ids = task.concept_ids
+    if concept_ids:
+        for i, cid in enumerate(concept_ids):
+            # resources.proto Task.concept_ids: "List of concept ids" (deprecated).
+            if not cid.strip():
+                raise ValidationError(f"task.concept_ids[{i}] must be a non-empty string")
+
+    src = task.input_source
+    src_type = src.type
+    if src_type in _NEEDS_SOURCE_ID and not src.id.strip():
+        # resources.proto TaskInputSource.id: "If type is SAVED_SEARCH, then this is the saved
+        # search id"; the docs' DATASET examples name the dataset the same way.
+        kind = _SRC.TaskInputSourceType.Name(src_type)
+        raise ValidationError(f"task.input_source.id is required for {kind}")
+
+    review = task.review
+    if review.strategy == _CONSENSUS:
+        reviewers = review.consensus_strategy_info.approval_threshold_reviewers
+        if reviewers:
+            _reviewers_threshold(
+                reviewers, "task.review.consensus_strategy_info.approval_threshold_reviewers"
+            )
+
+
+def _check_worker(worker: r.TaskWorker) -> bool:
+    """Check a worker (see :func:`check_task`); whether it is an auto-annotation worker."""
     workers = worker.workers
     auto = False
     user_ids: list[str] = []
     if workers:
-        # Fast path: reading .user of a model or workflow worker gives an empty id.
+        # Reading .user of a model or workflow worker gives an empty id.
         user_ids = [w.user.id for w in workers]
         if not all(user_ids):
             kinds = [w.WhichOneof("worker") for w in workers]
@@ -517,51 +577,13 @@ def check_task(task: r.Task, *, require_id: bool = False) -> None:
         )
     if worker_type == _TW.WORKER_HUMAN and auto:
         raise ValidationError("task.worker.type is WORKER_HUMAN, so its workers must be users")
-
-    concepts = task.concepts
-    if concepts:
-        for i, c in enumerate(concepts):
-            cpt = c.concept
-            # resources.proto TaskConcept.concept: "For auto annotation, id/name ... must be
-            # specified. For other tasks, only the id field is required."
-            if not cpt.id.strip() and not (auto and cpt.name.strip()):
-                raise ValidationError(f"task.concepts[{i}].concept.id must be a non-empty string")
-            if c.HasField("auto_annotation_config"):
-                bits = c.auto_annotation_config.annotation_data_types
-                if bits & ~_ALL_DATA_TYPE_BITS:
-                    raise ValidationError(
-                        f"task.concepts[{i}].auto_annotation_config.annotation_data_types: "
-                        f"{bits} has bits that are no AnnotationDataType (resources.proto)"
-                    )
-    concept_ids = task.concept_ids
-    if concept_ids:
-        for i, cid in enumerate(concept_ids):
-            # resources.proto Task.concept_ids: "List of concept ids" (deprecated).
-            if not cid.strip():
-                raise ValidationError(f"task.concept_ids[{i}] must be a non-empty string")
-
     if worker.strategy == _PARTITIONED and worker.HasField("partitioned_strategy_info"):
         if worker.user_ids:
             user_ids += worker.user_ids
         if worker.users:
             user_ids += [u.id for u in worker.users]
         _check_partition(worker.partitioned_strategy_info, user_ids)
-
-    src = task.input_source
-    src_type = src.type
-    if (src_type == _SRC.SAVED_SEARCH or src_type == _SRC.DATASET) and not src.id.strip():
-        # resources.proto TaskInputSource.id: "If type is SAVED_SEARCH, then this is the saved
-        # search id"; the docs' DATASET examples name the dataset the same way.
-        kind = _SRC.TaskInputSourceType.Name(src_type)
-        raise ValidationError(f"task.input_source.id is required for {kind}")
-
-    review = task.review
-    if review.HasField("consensus_strategy_info"):
-        reviewers = review.consensus_strategy_info.approval_threshold_reviewers
-        if reviewers:
-            _reviewers_threshold(
-                reviewers, "task.review.consensus_strategy_info.approval_threshold_reviewers"
-            )
+    return auto
 
 
 def _check_partition(info: r.TaskWorkerPartitionedStrategyInfo, user_ids: list[str]) -> None:

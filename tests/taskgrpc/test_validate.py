@@ -287,3 +287,15 @@ def test_a_printable_ascii_pat_is_accepted() -> None:
 def test_every_bad_input_error_is_a_taskgrpc_error(call) -> None:
     with pytest.raises(tg.TaskgrpcError):
         call()
+
+
+def test_a_cached_valid_worker_does_not_hide_a_later_change() -> None:
+    task = tg.build_task(
+        "CONCEPTS_CLASSIFICATION",
+        concepts=["c"],
+        workers=tg.partitioned({"a": 1, "b": 1, "c": 1}, workers_per_input=2),
+    )
+    tg.check_task(task)  # the worker's checks now come from the cache
+    task.worker.partitioned_strategy_info.weights["a"] = 10
+    with pytest.raises(ValidationError, match="share"):
+        tg.check_task(task)
