@@ -31,6 +31,35 @@ ENV_APP = "CLARIFAI_APP_ID"
 ENV_BASE = "CLARIFAI_GRPC_BASE"
 
 
+#: The constructor arguments, for the class docstrings of both clients (CHANNEL is replaced by
+#: the channel class each takes).
+CLIENT_ARGUMENTS_DOC = """
+Arguments (all keyword-only):
+
+- ``pat``: the Personal Access Token, sent as ``authorization: Key <pat>``;
+  printable ASCII, never shown in reprs, logs or errors.
+- ``user_id``, ``app_id``: the app every request addresses (``user_app_id``).
+- ``target``: ``host`` or ``host:port`` (port 443 by default); default
+  ``api.clarifai.com:443``.
+- ``secure``: TLS (default ``True``); ``False`` for a plaintext server such
+  as the fake.
+- ``channel``: a CHANNEL of your own to use instead (never closed by
+  the client); ``target`` and ``secure`` are then ignored.
+- ``timeout``: the default time budget of each call in seconds, retries
+  included (default 30; ``None`` for none).
+- ``retry``: the default :class:`~taskgrpc.RetryPolicy`, or ``None`` for no
+  retries (default: ``RetryPolicy()``).
+- ``max_rps``: a client-wide cap on requests per second (default: none).
+- ``allow_insecure``: allow ``secure=False`` to a non-loopback host, which
+  sends the PAT in clear text (default ``False``).
+
+``from_env()`` reads ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
+``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``. Bad arguments raise
+:class:`~taskgrpc.ValidationError`.
+
+"""
+
+
 def normalize_target(base: str) -> str:
     """``host`` or ``host:port`` (IPv6 in brackets) to ``host:port``, 443 by default."""
     if not isinstance(base, str):

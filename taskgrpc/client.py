@@ -15,7 +15,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops
 from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._config import open_channel
+from ._config import CLIENT_ARGUMENTS_DOC, open_channel
 from ._stub import TaskStub
 from .errors import TaskgrpcError, transport_error
 from .retry import DEFAULT
@@ -26,37 +26,14 @@ T = TypeVar("T")
 
 
 class TaskClient(ClientCore[grpc.Channel]):
-    """A thread-safe client for Clarifai tasks over gRPC.
+    __doc__ = """A thread-safe client for Clarifai tasks over gRPC.
 
-    Share one per process. It opens its channel lazily, on first use, and again
-    in a child process after ``fork``. With ``channel=`` it uses the caller's
-    channel and never closes it. Every call accepts ``timeout=`` (the total
-    budget of the call, retries included) and ``retry=`` (a
-    :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
-
-    Arguments (all keyword-only):
-
-    - ``pat``: the Personal Access Token, sent as ``authorization: Key <pat>``;
-      printable ASCII, never shown in reprs, logs or errors.
-    - ``user_id``, ``app_id``: the app every request addresses (``user_app_id``).
-    - ``target``: ``host`` or ``host:port`` (port 443 by default); default
-      ``api.clarifai.com:443``.
-    - ``secure``: TLS (default ``True``); ``False`` for a plaintext server such
-      as the fake.
-    - ``channel``: a ``grpc.Channel`` of your own to use instead (never closed by
-      the client); ``target`` and ``secure`` are then ignored.
-    - ``timeout``: the default time budget of each call in seconds, retries
-      included (default 30; ``None`` for none).
-    - ``retry``: the default :class:`~taskgrpc.RetryPolicy`, or ``None`` for no
-      retries (default: ``RetryPolicy()``).
-    - ``max_rps``: a client-wide cap on requests per second (default: none).
-    - ``allow_insecure``: allow ``secure=False`` to a non-loopback host, which
-      sends the PAT in clear text (default ``False``).
-
-    ``from_env()`` reads ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
-    ``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``. Bad arguments raise
-    :class:`~taskgrpc.ValidationError`.
-    """
+Share one per process. It opens its channel lazily, on first use, and again
+in a child process after ``fork``. With ``channel=`` it uses the caller's
+channel and never closes it. Every call accepts ``timeout=`` (the total
+budget of the call, retries included) and ``retry=`` (a
+:class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
+""" + CLIENT_ARGUMENTS_DOC.replace("CHANNEL", "``grpc.Channel``")
 
     # --- connection -------------------------------------------------------------------
 

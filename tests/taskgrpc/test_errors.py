@@ -228,9 +228,9 @@ def test_tls_client_on_the_plaintext_fake_gets_the_hint():
         taskgrpc.TaskClient(
             pat=PAT, user_id="u", app_id="a", target=server.target, retry=None, timeout=5
         ) as client,
+        pytest.raises(taskgrpc.UnavailableError, match="secure=False"),
     ):
-        with pytest.raises(taskgrpc.UnavailableError, match="secure=False"):
-            client.get("t1")
+        client.get("t1")
 
 
 def test_transport_error_from_an_rpc_error_without_code():

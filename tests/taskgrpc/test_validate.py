@@ -299,3 +299,14 @@ def test_a_cached_valid_worker_does_not_hide_a_later_change() -> None:
     task.worker.partitioned_strategy_info.weights["a"] = 10
     with pytest.raises(ValidationError, match="share"):
         tg.check_task(task)
+
+
+@pytest.mark.parametrize("cls", ["TaskClient", "AsyncTaskClient"])
+def test_the_class_docstring_documents_every_constructor_argument(cls) -> None:
+    import inspect
+
+    client_class = getattr(tg, cls)
+    doc = inspect.getdoc(client_class)
+    assert doc and "\n\nArguments (all keyword-only):" in doc
+    for name in inspect.signature(client_class).parameters:
+        assert f"``{name}``" in doc, name
