@@ -168,7 +168,8 @@ def number(value: object, field: str) -> float:
 def worker_user_ids(worker: r.TaskWorker) -> list[str]:
     """The human worker ids of ``worker``, from the current ``workers[].user`` and the
     deprecated ``user_ids`` and ``users`` alike (the one place that folds them)."""
-    ids = [w.user.id for w in worker.workers if w.HasField("user")] if worker.workers else []
+    workers = worker.workers
+    ids = [w.user.id for w in workers if w.WhichOneof("worker") == "user"] if workers else []
     if worker.user_ids:
         ids += worker.user_ids
     if worker.users:

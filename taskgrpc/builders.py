@@ -423,6 +423,16 @@ def build_task(
     assists the labelers; ``status`` a task status (``TASK_DONE``, ...) for an
     update.
     """
+    for value, cls, field in (
+        (workers, r.TaskWorker, "workers"),
+        (source, r.TaskInputSource, "source"),
+        (review, r.TaskReview, "review"),
+        (ai_assist, r.AiAssistParameters, "ai_assist"),
+    ):
+        if value is not None and not isinstance(value, cls):
+            raise ValidationError(
+                f"{field} must be a {cls.__name__} (from the builders), got {value!r}"
+            )
     task = r.Task(
         type=task_type(type),  # type: ignore[arg-type]
         name=v.text(name, "name"),
@@ -551,14 +561,9 @@ def _check_worker(worker: r.TaskWorker) -> bool:
     """Check a worker (see :func:`check_task`); whether it is an auto-annotation worker."""
     workers = worker.workers
     auto = False
-    user_ids: list[str] = []
     if workers:
-        # Reading .user of a model or workflow worker gives an empty id.
-        user_ids = [w.user.id for w in workers]
-        if not all(user_ids):
-            kinds = [w.WhichOneof("worker") for w in workers]
-            auto = "model" in kinds or "workflow" in kinds
-            user_ids = [w.user.id for w, kind in zip(workers, kinds, strict=True) if kind == "user"]
+        kinds = [w.WhichOneof("worker") for w in workers]
+        auto = "model" in kinds or "workflow" in kinds
         # resources.proto TaskWorker.workers: "For Auto Annotation Tasks: the worker can be
         # either a model or a workflow; currently only supports 1 worker. For manual labeling
         # Tasks: the workers can only be users".
@@ -578,11 +583,7 @@ def _check_worker(worker: r.TaskWorker) -> bool:
     if worker_type == _TW.WORKER_HUMAN and auto:
         raise ValidationError("task.worker.type is WORKER_HUMAN, so its workers must be users")
     if worker.strategy == _PARTITIONED and worker.HasField("partitioned_strategy_info"):
-        if worker.user_ids:
-            user_ids += worker.user_ids
-        if worker.users:
-            user_ids += [u.id for u in worker.users]
-        _check_partition(worker.partitioned_strategy_info, user_ids)
+        _check_partition(worker.partitioned_strategy_info, v.worker_user_ids(worker))
     return auto
 
 

@@ -310,3 +310,9 @@ def test_the_class_docstring_documents_every_constructor_argument(cls) -> None:
     assert doc and "\n\nArguments (all keyword-only):" in doc
     for name in inspect.signature(client_class).parameters:
         assert f"``{name}``" in doc, name
+
+
+@pytest.mark.parametrize("field", ["workers", "source", "review", "ai_assist"])
+def test_build_task_parts_must_be_messages(field) -> None:
+    with pytest.raises(ValidationError, match=field):
+        tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["c"], **{field: "oops"})
