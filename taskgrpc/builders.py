@@ -59,7 +59,6 @@ __all__ = [
 ]
 
 TaskType = r.Task.TaskType
-_TYPE_NOT_SET = r.Task.TYPE_NOT_SET
 _MAX_UINT32 = v.MAX_UINT32
 
 _TW = r.TaskWorker
@@ -68,7 +67,6 @@ _PSI = r.TaskWorkerPartitionedStrategyInfo
 _EVENLY, _WEIGHTED = _PSI.EVENLY, _PSI.WEIGHTED
 _SRC = r.TaskInputSource
 _REV = r.TaskReview
-_NUMBER_VALUE = "number_value"
 
 # Old private names, kept for callers that imported them.
 _require_id = v.require_id
