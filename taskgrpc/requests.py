@@ -122,8 +122,7 @@ def list_tasks(
     matches when it has any of them. Tasks of a label order are listed only
     with ``including_label_order_tasks`` or ``label_order_ids`` (service.proto).
     """
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise ValidationError(f"page must be an integer >= 1, got {page!r}")
+    v.int_in_range(page, "page", 1, v.MAX_UINT32)  # service.proto: page is a uint32, 1-based
     # The docs give 1000 as the largest page.
     v.int_in_range(per_page, "per_page", 1, MAX_PER_PAGE)
     worker_ids = [r.WorkerIDSet(user_id=u) for u in v.id_list(worker_user_ids, "worker_user_ids")]
