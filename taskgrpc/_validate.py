@@ -138,11 +138,15 @@ def task_status(code: int | str) -> int:
     return code
 
 
-def not_a_string(values: Iterable[Any] | None, field: str) -> list[Any]:
+def not_a_string(
+    values: Iterable[Any] | None, field: str, *, none_is_empty: bool = True
+) -> list[Any]:
     """``values`` as a list; a single string (a common slip for a list of one) is refused,
-    and ``None`` means an empty list (no filter)."""
+    and ``None`` means an empty list (no filter) unless ``none_is_empty`` is false."""
     if values is None:
-        return []
+        if none_is_empty:
+            return []
+        raise ValidationError(f"{field} must be a list, got None")
     if isinstance(values, str | bytes):
         raise ValidationError(f"{field} must be a list, not a single string {values!r}")
     try:

@@ -316,3 +316,10 @@ def test_the_class_docstring_documents_every_constructor_argument(cls) -> None:
 def test_build_task_parts_must_be_messages(field) -> None:
     with pytest.raises(ValidationError, match=field):
         tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["c"], **{field: "oops"})
+
+
+@pytest.mark.parametrize("verb", ["create_many", "update_many", "delete_many"])
+@pytest.mark.parametrize("bad", [None, 5, object(), True, "t1"])
+def test_bulk_verbs_refuse_what_is_not_a_list(verb, bad) -> None:
+    with tg.TaskClient(**client_kwargs()) as client, pytest.raises(ValidationError):
+        getattr(client, verb)(bad)
