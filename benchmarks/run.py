@@ -33,6 +33,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api import service_pb2_grpc
 
 import taskgrpc as tg
+from taskgrpc._methods import GET_TASK, LIST_TASKS
 
 PAT = "bench-pat"
 USER = "bench"
@@ -496,7 +497,7 @@ def bench_overhead(sz: Sizes) -> list[Row]:
         return page if request.page <= pages else last
 
     c = tg.TaskClient(pat=PAT, user_id=USER, app_id="x", target="127.0.0.1:9", secure=False)
-    c._methods = {"GetTask": get_task, "ListTasks": list_tasks}
+    c._methods = {GET_TASK.name: get_task, LIST_TASKS.name: list_tasks}
 
     def raw_get() -> None:
         get_task(

@@ -1,4 +1,4 @@
-"""Seeded, deterministic fault injection for the five task methods.
+"""Seeded, deterministic fault injection for the methods of taskgrpc's method table.
 
 Each call of a targeted method first sleeps ``latency_ms``, then draws exactly one number from
 ``random.Random(seed)`` (under a lock) and picks at most one fault by cumulative probability:
@@ -23,10 +23,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-TASK_METHODS: frozenset[str] = frozenset(
-    {"PostTasks", "GetTask", "ListTasks", "PatchTasks", "DeleteTasks"}
-)
-"""The V2 methods the fake implements (and that faults can target)."""
+from taskgrpc._methods import METHODS
+
+TASK_METHODS: frozenset[str] = frozenset(METHODS)
+"""The V2 methods that faults can target: the rows of taskgrpc's method table."""
 
 FaultKind = Literal["unavailable", "throttled", "commit_unavailable"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("unavailable", "throttled", "commit_unavailable")
@@ -36,8 +36,8 @@ FAULT_KINDS: tuple[FaultKind, ...] = ("unavailable", "throttled", "commit_unavai
 class Faults:
     """Fault probabilities (each in [0, 1], summing to at most 1) and timing; see module doc.
 
-    ``methods`` limits faults and latency to these method names (None = all five task
-    methods); any iterable of names is accepted and stored as a frozenset. Invalid values
+    ``methods`` limits faults and latency to these method names (None = every method of
+    the table); any iterable of names is accepted and stored as a frozenset. Invalid values
     raise ValueError.
     """
 
