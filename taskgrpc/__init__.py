@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _pickling  # noqa: F401 - makes Task messages picklable
 from ._content import content_id, same_task, with_content_ids
+from ._lifecycle import Progress
+from ._lifecycle_requests import annotation
 from .builders import (
     all_inputs,
     auto_annotation,
@@ -24,7 +26,7 @@ from .builders import (
     partitioned_evenly,
     saved_search,
 )
-from .client import TaskClient, TaskPager
+from .client import AnnotationPager, TaskClient, TaskPager
 from .errors import (
     ApiError,
     AuthError,
@@ -47,13 +49,13 @@ from .retry import DEFAULT, RetryPolicy
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .aio import AsyncTaskClient, AsyncTaskPager
+    from .aio import AsyncAnnotationPager, AsyncTaskClient, AsyncTaskPager
 
 
 def __getattr__(name: str) -> Any:
     # The async client loads lazily: importing grpc.aio pulls in asyncio, which
     # sync users should not pay for at import time.
-    if name in ("AsyncTaskClient", "AsyncTaskPager"):
+    if name in ("AsyncTaskClient", "AsyncTaskPager", "AsyncAnnotationPager"):
         from . import aio
 
         return getattr(aio, name)
@@ -62,7 +64,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT",
+    "AnnotationPager",
     "ApiError",
+    "AsyncAnnotationPager",
     "AsyncTaskClient",
     "AsyncTaskPager",
     "AuthError",
@@ -73,6 +77,7 @@ __all__ = [
     "InvalidRequestError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "Progress",
     "RetryPolicy",
     "ServerError",
     "TaskClient",
@@ -84,6 +89,7 @@ __all__ = [
     "ValidationError",
     "__version__",
     "all_inputs",
+    "annotation",
     "auto_annotation",
     "build_task",
     "check_task",

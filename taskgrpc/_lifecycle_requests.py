@@ -107,7 +107,8 @@ def put_task_assignments(
     elif number == REVIEW_START:
         if ids:
             raise ValidationError("REVIEW_START takes workers (or none for all), not assignments")
-        request.review_start_config.workers.extend(users)
+        if users:  # no config: review the work of all workers
+            request.review_start_config.workers.extend(users)
     else:
         if bool(ids) == bool(users):
             raise ValidationError(

@@ -24,12 +24,12 @@ def test_every_row_is_a_v2_method_with_its_protos():
 
 
 def test_retry_classes_and_fault_targets_are_derived_from_the_rows():
-    assert retry.METHOD_RETRY == {name: row.safety for name, row in m.METHODS.items()}
+    assert {name: row.safety for name, row in m.METHODS.items()} == retry.METHOD_RETRY
     assert {n for n, row in m.METHODS.items() if row.safety is m.Safety.CREATE} == {
         "PostTasks",
         "PostAnnotations",
     }
-    assert TASK_METHODS == frozenset(m.METHODS)
+    assert frozenset(m.METHODS) == TASK_METHODS
 
 
 def test_stub_binds_one_callable_per_row():
@@ -43,7 +43,7 @@ def test_stub_binds_one_callable_per_row():
     stub = TaskStub(Channel())
     assert set(stub.methods) == set(m.METHODS)
     assert paths == [row.path for row in m.METHODS.values()]
-    path, ser, de = stub.methods["PutTaskAssignments"]
+    _, ser, de = stub.methods["PutTaskAssignments"]
     assert ser == service_pb2.PutTaskAssignmentsRequest.SerializeToString
     assert de == service_pb2.MultiTaskAssignmentResponse.FromString
 
