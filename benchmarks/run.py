@@ -48,6 +48,8 @@ class Sizes:
     list_tasks: int = 100_000
     list_per_page: int = 1000
     import_runs: int = 21
+    export_annotations: int = 100_000
+    export_inputs: int = 1000
 
 
 QUICK = Sizes(
@@ -58,6 +60,8 @@ QUICK = Sizes(
     list_tasks=2500,
     list_per_page=1000,
     import_runs=3,
+    export_annotations=2500,
+    export_inputs=50,
 )
 
 
@@ -418,6 +422,149 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
     ]
 
 
+# --- 4b. export a task's annotations -------------------------------------------------------
+
+_EXPORT_SERVER = """
+import sys
+from fake_servicer import FakeV2Servicer, serve
+servicer = FakeV2Servicer(pats=[sys.argv[1]])
+servicer.put_inputs(sys.argv[2], sys.argv[3], int(sys.argv[4]))
+with serve(servicer=servicer) as server:
+    print("listening on", server.target, flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextmanager
+def export_server(app: str, inputs: int) -> Iterator[str]:
+    """The fake in its own process, with ``inputs`` inputs seeded into ``app``."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _EXPORT_SERVER, PAT, USER, app, str(inputs)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if "listening on" not in line:
+            raise RuntimeError(f"fake_servicer did not start: {line!r}")
+        yield line.strip().rsplit(" ", 1)[-1]
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def seed_annotations(c: tg.TaskClient, inputs: int, total: int) -> str:
+    """A FULL task of every input with the app owner as its labeler, and ``total``
+    annotations spread over its inputs (the owner's PAT acts as the owner)."""
+    task = c.create(
+        tg.build_task(
+            "CONCEPTS_CLASSIFICATION", concepts=["cat"], workers=tg.full([USER]), name="export"
+        )
+    )
+    batch: list[r.Annotation] = []
+    for i in range(total):
+        batch.append(tg.annotation(f"input-{i % inputs + 1:06d}", {"cat": float(i % 2)}))
+        if len(batch) == 1000:
+            c.annotate(task.id, batch)
+            batch = []
+    if batch:
+        c.annotate(task.id, batch)
+    return task.id
+
+
+def bench_export(sz: Sizes) -> list[Row]:
+    app, n, per_page = "export", sz.export_annotations, 1000
+    with export_server(app, sz.export_inputs) as target:
+        channel = raw_channel(target)  # one channel for both sides, as for list
+        stub = service_pb2_grpc.V2Stub(channel)
+        c = client(target, app, channel=channel)
+        task_id = seed_annotations(c, sz.export_inputs, n)
+
+        # Both consume each annotation with the same loop body.
+        def raw_export() -> int:
+            count, page = 0, 1
+            while True:
+                response = stub.ListAnnotations(
+                    s.ListAnnotationsRequest(
+                        user_app_id=uaid(app),
+                        task_id=task_id,
+                        list_all_annotations=True,
+                        page=page,
+                        per_page=per_page,
+                    ),
+                    metadata=METADATA,
+                    timeout=30.0,
+                )
+                assert response.status.code == 10000
+                for annotation in response.annotations:
+                    count += len(annotation.id) > 0
+                if len(response.annotations) < per_page:
+                    return count
+                page += 1
+
+        def tg_export() -> int:
+            count = 0
+            for annotation in c.annotations(task_id, per_page=per_page):
+                count += len(annotation.id) > 0
+            return count
+
+        def one_page() -> int:
+            return len(next(c.annotations(task_id, per_page=per_page).pages()))
+
+        def traced_peak(fn: Callable[[], int]) -> int:
+            gc.collect()
+            tracemalloc.start()
+            fn()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            return peak
+
+        times: dict[str, list[float]] = {"raw": [], "tg": []}
+        rounds = 7
+        for round_ in range(rounds):  # ABBA order, so neither side always goes second
+            order = (("raw", raw_export), ("tg", tg_export))
+            for name, fn in order if round_ % 2 == 0 else order[::-1]:
+                gc.collect()
+                t0 = time.perf_counter()
+                assert fn() == n
+                times[name].append(time.perf_counter() - t0)
+        peaks = {"raw": traced_peak(raw_export), "tg": traced_peak(tg_export)}
+        page_peak = traced_peak(one_page)
+        keep_all_peak = traced_peak(lambda: len(list(c.annotations(task_id, per_page=per_page))))
+        channel.close()
+    ratio = statistics.median(t / r_ for t, r_ in zip(times["tg"], times["raw"], strict=True))
+    return [
+        Row(
+            f"export {n:,} annotations ({per_page}/page): time",
+            f"{statistics.median(times['raw']):.2f} s",
+            f"{statistics.median(times['tg']):.2f} s",
+            f"{ratio:.3f}x",
+            "≤ 1.05x",
+            ratio <= 1.05,
+            [
+                f"`client.annotations(task_id)` against a raw ListAnnotations(task_id) page "
+                f"loop; median of the per-round ratios of {rounds} interleaved rounds, ABBA"
+            ],
+        ),
+        Row(
+            f"export {n:,} annotations: peak traced memory",
+            f"{peaks['raw'] / 1e6:.2f} MB",
+            f"{peaks['tg'] / 1e6:.2f} MB",
+            f"{peaks['tg'] / page_peak:.2f} pages",
+            "< 3 pages",
+            peaks["tg"] < 3 * page_peak,
+            [
+                f"one page of {per_page} annotations peaks at {page_peak / 1e6:.2f} MB; keeping "
+                f"all {n:,} peaks at {keep_all_peak / 1e6:.2f} MB "
+                f"({keep_all_peak / page_peak:.0f} pages)"
+            ],
+        ),
+    ]
+
+
 _RSS_CHILD = """
 import sys
 from benchmarks.run import rss_child
@@ -619,12 +766,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("get", "create", "async", "list", "overhead", "import"),
+        choices=("get", "create", "async", "list", "export", "overhead", "import"),
         action="append",
     )
     args = parser.parse_args(argv)
     sz = QUICK if args.quick else Sizes()
-    only = set(args.only or ("get", "create", "async", "list", "overhead", "import"))
+    only = set(args.only or ("get", "create", "async", "list", "export", "overhead", "import"))
     rows: list[Row] = []
     started = time.perf_counter()
     with fake_server() as target:
@@ -636,6 +783,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_async(target, sz)
         if "list" in only:
             rows += bench_list(target, sz)
+    if "export" in only:
+        rows += bench_export(sz)
     if "overhead" in only:
         rows += bench_overhead(sz)
     if "import" in only:
