@@ -15,7 +15,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from fake_servicer.faults import FAULT_KINDS, TASK_METHODS, Faults
+from fake_servicer.faults import FAULT_KINDS, FAULT_METHODS, Faults
 
 LISTENING_PREFIX = "fake_servicer listening on "
 
@@ -48,10 +48,10 @@ def _fault(text: str) -> tuple[str, float]:
 
 def _methods(text: str) -> frozenset[str]:
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
-    unknown = sorted(names - TASK_METHODS)
+    unknown = sorted(names - FAULT_METHODS)
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"expected a comma list of {', '.join(sorted(TASK_METHODS))}, got {text!r}"
+            f"expected a comma list of {', '.join(sorted(FAULT_METHODS))}, got {text!r}"
         )
     return names
 
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_methods,
         default=None,
         metavar="M1,M2",
-        help="only inject faults and latency into these methods (default: all task methods)",
+        help="only inject faults and latency into these methods (default: all implemented)",
     )
     parser.add_argument(
         "--latency-ms", type=_non_negative, default=0.0, help="delay before every call"
