@@ -254,22 +254,39 @@ def test_annotations_are_created_exactly_once_under_faults(server, make_client, 
     assert Counter(a.input_id for a in listed) == Counter(a.input.id for a in batch)
 
 
-def test_an_unknown_outcome_that_cannot_be_settled_says_so(server, make_client, owner):
+def test_a_committed_but_lost_answer_is_settled_by_the_lookup(server, make_client, owner):
+    task_id = labeled_task(owner)
+    alice = make_client(pat="pat-alice")
+    batch = alice.start_labeling(task_id)
+    server.servicer.set_faults(
+        Faults(commit_unavailable=1.0, methods=frozenset({"PostAnnotations"}))
+    )
+    stored = alice.annotate(task_id, [tg.annotation(a.input.id, ["cat"]) for a in batch[:2]])
+    server.servicer.set_faults(Faults())
+    assert server.servicer.calls["PostAnnotations"] == 1  # stored, answer lost, not re-sent
+    assert sorted(a.id for a in owner.annotations(task_id)) == sorted(a.id for a in stored)
+
+
+def test_an_unknown_outcome_no_lookup_settles_raises_and_running_again_is_safe(
+    server, make_client, owner
+):
     task_id = labeled_task(owner)
     alice = make_client(
         pat="pat-alice", retry=tg.RetryPolicy(max_attempts=2, initial_backoff=0, max_backoff=0)
     )
     batch = alice.start_labeling(task_id)
     server.servicer.set_faults(
-        Faults(commit_unavailable=1.0, methods=frozenset({"PostAnnotations"}))
+        Faults(unavailable=1.0, methods=frozenset({"PostAnnotations", "ListAnnotations"}))
     )
     given = [tg.annotation(a.input.id, ["cat"]) for a in batch[:2]]
     with pytest.raises(tg.OutcomeUnknownError) as info:
         alice.annotate(task_id, given)
     server.servicer.set_faults(Faults())
-    # the first attempt was committed: the lookup found them, so nothing was posted twice
-    assert len(list(owner.annotations(task_id))) == 2
     assert [a.task_id for a in info.value.tasks] == [task_id, task_id]
+    assert "annotation(s)" in str(info.value)
+    again = alice.annotate(task_id, info.value.tasks)  # the same ids: safe to run again
+    assert [a.id for a in again] == [a.id for a in info.value.tasks]
+    assert len(list(owner.annotations(task_id))) == 2
 
 
 # --- the async client ---------------------------------------------------------------------------
@@ -424,3 +441,17 @@ def test_cli_export_refuses_an_unknown_status_with_a_hint(
         )
     assert exit_.value.code == 2
     assert "did you mean 'ANNOTATION_SUCCESS'" in capsys.readouterr().err
+
+
+# --- the demo -----------------------------------------------------------------------------------
+
+
+def test_the_demo_walks_the_lifecycle_to_task_done():
+    from taskgrpc._demo import run_demo
+
+    out = io.StringIO()
+    run_demo(out)
+    text = out.getvalue()
+    assert "10. Progress: 6 inputs, 6 labeled, 6 reviewed (100%), finished=True" in text
+    assert "1 rejected" in text and "11. Export: 11 approved annotation(s)" in text
+    assert "12. The owner closes the task: TASK_DONE" in text
