@@ -51,7 +51,8 @@ Choices where the docs are silent (also stated in docs/testing.md):
 - Counts: every user worker of the task is listed (zeros included), then any other user with
   work; model and workflow filters match nobody. REJECTED is counted as ``review_denied``.
 - Deleting a task drops its assignments and review state; its annotations stay in the app
-  (annotations belong to inputs) and keep their ``task_id``. Overwriting a task keeps its
+  (annotations belong to inputs) and keep their ``task_id``, but a new task with the same id
+  does not adopt them. Overwriting a task keeps its
   assignments and input snapshot; later actions read the new worker and review settings.
 """
 
@@ -194,8 +195,10 @@ class _App:
     cache: tuple[AnnotationFilter, int, list[Annotation]] | None = None
 
     def store(self, annotation: Annotation) -> None:
+        """Store a new annotation or a new version of one (the index is set when new)."""
+        is_new = annotation.id not in self.annotations
         self.annotations[annotation.id] = annotation
-        if annotation.task_id:
+        if is_new and annotation.task_id:
             key = (annotation.task_id, annotation.user_id, annotation.input_id)
             self.work.setdefault(key, {})[annotation.id] = None
         self.version += 1
@@ -253,13 +256,22 @@ class Lifecycle:
             app = self._app(key)
             app.tasks[task.id] = self._new_state(app, task)
 
+    def apps_with_task(self, task_id: str) -> list[AppKey]:
+        """The apps that hold a task with this id."""
+        with self._lock:
+            return [key for key, app in self._apps.items() if task_id in app.tasks]
+
     def tasks_deleted(self, key: AppKey, task_ids: Iterable[str]) -> None:
         """Drop the assignments and review state of these tasks (annotations stay)."""
         with self._lock:
             app = self._apps.get(key)
-            for task_id in task_ids:
-                if app is not None:
-                    app.tasks.pop(task_id, None)
+            if app is None:
+                return
+            gone = set(task_ids)
+            for task_id in gone:
+                app.tasks.pop(task_id, None)
+            for work_key in [k for k in app.work if k[0] in gone]:
+                del app.work[work_key]
 
     def _new_state(self, app: _App, task: Task) -> _TaskState:
         state = _TaskState(source=app.inputs.select(task.input_source))
