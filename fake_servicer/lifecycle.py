@@ -41,8 +41,10 @@ Choices where the docs are silent (also stated in docs/testing.md):
   ANNOTATION_SUCCESS. A repeated annotation id is refused with ANNOTATION_INVALID_ARGUMENT.
 - Bulk review by ``workers`` applies to every AWAITING_REVIEW assignment of those workers that
   the caller may decide (in its batch, or not held by another reviewer).
-- LABEL_START and REVIEW_START on a task that is not TASK_IN_PROGRESS return an empty list;
-  submits and decisions on work already handed out still apply.
+- LABEL_START and REVIEW_START on a task whose status is set to anything but
+  TASK_IN_PROGRESS (DONE, WONT_DO, ...) return an empty list; submits and decisions on work
+  already handed out still apply. A task seeded by ``put_tasks`` without a status counts as in
+  progress.
 - Metrics: ``input_source`` counts the inputs selected at creation; an input is worked on when
   one of its assignments is submitted (not PENDING), and reviewed when all its assignments are
   SUCCESS or REJECTED (and, for DYNAMIC, it has had all the labelers it needs). Percentages are
@@ -127,6 +129,11 @@ def code_name(code: int) -> str:
 def resource_status(code: int) -> status_pb2.Status:
     """A resource status (code and description, no ``req_id``)."""
     return status_pb2.Status(code=code, description=describe(code))
+
+
+def in_progress(task: Task) -> bool:
+    """True unless the task's status is set to something other than TASK_IN_PROGRESS."""
+    return task.status.code in (0, SC.TASK_IN_PROGRESS)
 
 
 def approvals_needed(task: Task) -> int:
@@ -294,7 +301,7 @@ class Lifecycle:
         with self._lock:
             app = self._app(key)
             state = self._state(app, task)
-            if task.status.code != SC.TASK_IN_PROGRESS:
+            if not in_progress(task):
                 return []
             batch = [a for a in state.of_worker(actor) if a.status == PENDING][:BATCH_SIZE]
             if not batch and is_dynamic(task):
@@ -407,7 +414,7 @@ class Lifecycle:
         with self._lock:
             app = self._app(key)
             state = self._state(app, task)
-            if task.status.code != SC.TASK_IN_PROGRESS:
+            if not in_progress(task):
                 return []
             wanted = set(workers)
             candidates = [

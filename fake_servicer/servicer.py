@@ -51,7 +51,7 @@ from fake_servicer.auth import PatChecker
 from fake_servicer.faults import FaultInjector, Faults
 from fake_servicer.filters import TaskFilter
 from fake_servicer.inputs import Input
-from fake_servicer.lifecycle import Lifecycle
+from fake_servicer.lifecycle import Lifecycle, in_progress
 from fake_servicer.lifecycle_rpcs import LifecycleRpcs
 from fake_servicer.protos import assign, copy_message
 from fake_servicer.recording import DEFAULT_MAX_RECORDS, CallLog, CallRecord, Metadata
@@ -240,7 +240,8 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         """
         key = self._app_of(task_id, user_id, app_id)
         task = self._stored_task(key, task_id)
-        chosen = list(concepts) if concepts is not None else _task_concepts(task)
+        if concepts is None:
+            concepts = _task_concepts(task) or DEFAULT_CONCEPTS
         result = run_simulation(
             self._lifecycle,
             key,
@@ -248,7 +249,7 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
             approve=approve,
             request_changes=request_changes,
             agree=agree,
-            concepts=chosen or DEFAULT_CONCEPTS,
+            concepts=concepts,
             seed=seed,
         )
         self._after_lifecycle_change(key, task_id)
@@ -279,7 +280,7 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         if not self.auto_done:
             return
         task = self._store.get(key, task_id)
-        if task is None or task.status.code != status_code_pb2.TASK_IN_PROGRESS:
+        if task is None or not in_progress(task):
             return
         if self._lifecycle.all_reviewed(key, task):
             done = status_pb2.Status(code=status_code_pb2.TASK_DONE, description="Task done")
