@@ -170,6 +170,7 @@ def test_seed_inputs_and_users(launch: list[subprocess.Popen[str]]) -> None:
         "pat-l1=l1",
         "--pat",
         "owner",
+        "--auto-done",
     )
     task = make_task("t1")
     task.worker.strategy = task.worker.DYNAMIC
@@ -187,6 +188,21 @@ def test_seed_inputs_and_users(launch: list[subprocess.Popen[str]]) -> None:
         assert list(batch[0].input.dataset_ids) == ["ds"]
         refused = client.call("PutTaskAssignments", request, pat="someone")
         assert refused.status.code == status_code_pb2.CONN_KEY_INVALID
+        for _ in range(2):
+            submit = service_pb2.PutTaskAssignmentsRequest(
+                user_app_id=user_app(),
+                task_id="t1",
+                action=service_pb2.LABEL_SUBMIT,
+                label_submit_config=service_pb2.LabelSubmitConfig(task_assignments=batch),
+            )
+            assert client.call("PutTaskAssignments", submit, pat="pat-l1").status.code == (
+                status_code_pb2.SUCCESS
+            )
+            batch = client.call("PutTaskAssignments", request, pat="pat-l1").task_assignments
+        assert list(batch) == []
+        get = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id="t1")
+        task_status = client.call("GetTask", get).task.status.code
+        assert task_status == status_code_pb2.TASK_DONE  # --auto-done
 
 
 @pytest.mark.parametrize(
@@ -206,3 +222,8 @@ def test_bad_lifecycle_args_exit_2(args: list[str], capsys: pytest.CaptureFixtur
         main(["--port", "0", *args])
     assert raised.value.code == 2
     assert "usage:" in capsys.readouterr().err
+
+
+def test_auto_done_flag_defaults_off() -> None:
+    assert build_parser().parse_args(["--port", "0", "--auto-done"]).auto_done is True
+    assert build_parser().parse_args(["--port", "0"]).auto_done is False
