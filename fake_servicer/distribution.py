@@ -11,8 +11,9 @@ Choices where the docs are silent:
   workers with a positive weight for WEIGHTED).
 - EVENLY deals inputs round-robin in input order: input ``i`` goes to workers
   ``(i * w + j) % n`` for ``j < w``, so counts differ by at most one.
-- WEIGHTED gives each input to the ``w`` distinct workers with the lowest ``assigned / weight``
-  so far (ties: task order), which keeps each worker's share proportional to its weight. A
+- WEIGHTED gives each input to the ``w`` distinct workers with the lowest
+  ``(assigned + 0.5) / weight`` so far (Sainte-Lague; ties: task order), which keeps each
+  worker's share proportional to its weight. A
   worker without a weight in ``weights`` gets no input.
 - An unset worker strategy behaves as DYNAMIC (the docs call DYNAMIC the recommended strategy).
 - DYNAMIC gives an input to as many labelers as CONSENSUS needs to agree
@@ -84,7 +85,7 @@ def _weighted(
     assigned = dict.fromkeys(weights, 0)
     pairs: list[tuple[str, str]] = []
     for input_id in input_ids:
-        chosen = sorted(weights, key=lambda w: ((assigned[w] + 1) / weights[w], order[w]))
+        chosen = sorted(weights, key=lambda w: ((assigned[w] + 0.5) / weights[w], order[w]))
         for worker in sorted(chosen[:per_input], key=order.__getitem__):
             assigned[worker] += 1
             pairs.append((worker, input_id))

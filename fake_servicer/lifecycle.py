@@ -41,8 +41,10 @@ Choices where the docs are silent (also stated in docs/testing.md):
   ANNOTATION_SUCCESS. A repeated annotation id is refused with ANNOTATION_INVALID_ARGUMENT.
 - Bulk review by ``workers`` applies to every AWAITING_REVIEW assignment of those workers that
   the caller may decide (in its batch, or not held by another reviewer).
-- LABEL_START and REVIEW_START on a task that is not TASK_IN_PROGRESS return an empty list;
-  submits and decisions on work already handed out still apply.
+- LABEL_START and REVIEW_START on a task whose status is set to anything but
+  TASK_IN_PROGRESS (DONE, WONT_DO, ...) return an empty list; submits and decisions on work
+  already handed out still apply. A task seeded by ``put_tasks`` without a status counts as in
+  progress.
 - Metrics: ``input_source`` counts the inputs selected at creation; an input is worked on when
   one of its assignments is submitted (not PENDING), and reviewed when all its assignments are
   SUCCESS or REJECTED (and, for DYNAMIC, it has had all the labelers it needs). Percentages are
@@ -51,7 +53,8 @@ Choices where the docs are silent (also stated in docs/testing.md):
 - Counts: every user worker of the task is listed (zeros included), then any other user with
   work; model and workflow filters match nobody. REJECTED is counted as ``review_denied``.
 - Deleting a task drops its assignments and review state; its annotations stay in the app
-  (annotations belong to inputs) and keep their ``task_id``. Overwriting a task keeps its
+  (annotations belong to inputs) and keep their ``task_id``, but a new task with the same id
+  does not adopt them. Overwriting a task keeps its
   assignments and input snapshot; later actions read the new worker and review settings.
 """
 
@@ -128,6 +131,11 @@ def resource_status(code: int) -> status_pb2.Status:
     return status_pb2.Status(code=code, description=describe(code))
 
 
+def in_progress(task: Task) -> bool:
+    """True unless the task's status is set to something other than TASK_IN_PROGRESS."""
+    return task.status.code in (0, SC.TASK_IN_PROGRESS)
+
+
 def approvals_needed(task: Task) -> int:
     """Reviewer approvals an assignment needs (threshold 0 -> 1, -1 -> every reviewer)."""
     threshold = task.review.consensus_strategy_info.approval_threshold_reviewers
@@ -194,8 +202,10 @@ class _App:
     cache: tuple[AnnotationFilter, int, list[Annotation]] | None = None
 
     def store(self, annotation: Annotation) -> None:
+        """Store a new annotation or a new version of one (the index is set when new)."""
+        is_new = annotation.id not in self.annotations
         self.annotations[annotation.id] = annotation
-        if annotation.task_id:
+        if is_new and annotation.task_id:
             key = (annotation.task_id, annotation.user_id, annotation.input_id)
             self.work.setdefault(key, {})[annotation.id] = None
         self.version += 1
@@ -253,13 +263,22 @@ class Lifecycle:
             app = self._app(key)
             app.tasks[task.id] = self._new_state(app, task)
 
+    def apps_with_task(self, task_id: str) -> list[AppKey]:
+        """The apps that hold a task with this id."""
+        with self._lock:
+            return [key for key, app in self._apps.items() if task_id in app.tasks]
+
     def tasks_deleted(self, key: AppKey, task_ids: Iterable[str]) -> None:
         """Drop the assignments and review state of these tasks (annotations stay)."""
         with self._lock:
             app = self._apps.get(key)
-            for task_id in task_ids:
-                if app is not None:
-                    app.tasks.pop(task_id, None)
+            if app is None:
+                return
+            gone = set(task_ids)
+            for task_id in gone:
+                app.tasks.pop(task_id, None)
+            for work_key in [k for k in app.work if k[0] in gone]:
+                del app.work[work_key]
 
     def _new_state(self, app: _App, task: Task) -> _TaskState:
         state = _TaskState(source=app.inputs.select(task.input_source))
@@ -282,7 +301,7 @@ class Lifecycle:
         with self._lock:
             app = self._app(key)
             state = self._state(app, task)
-            if task.status.code != SC.TASK_IN_PROGRESS:
+            if not in_progress(task):
                 return []
             batch = [a for a in state.of_worker(actor) if a.status == PENDING][:BATCH_SIZE]
             if not batch and is_dynamic(task):
@@ -395,7 +414,7 @@ class Lifecycle:
         with self._lock:
             app = self._app(key)
             state = self._state(app, task)
-            if task.status.code != SC.TASK_IN_PROGRESS:
+            if not in_progress(task):
                 return []
             wanted = set(workers)
             candidates = [

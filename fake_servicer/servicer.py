@@ -36,7 +36,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 import grpc
@@ -51,10 +51,12 @@ from fake_servicer.auth import PatChecker
 from fake_servicer.faults import FaultInjector, Faults
 from fake_servicer.filters import TaskFilter
 from fake_servicer.inputs import Input
-from fake_servicer.lifecycle import Lifecycle
+from fake_servicer.lifecycle import Lifecycle, in_progress
 from fake_servicer.lifecycle_rpcs import LifecycleRpcs
 from fake_servicer.protos import assign, copy_message
 from fake_servicer.recording import DEFAULT_MAX_RECORDS, CallLog, CallRecord, Metadata
+from fake_servicer.simulate import DEFAULT_CONCEPTS, SimulationResult
+from fake_servicer.simulate import simulate as run_simulation
 from fake_servicer.status import (
     KEY_INVALID_DESCRIPTION,
     THROTTLED_DESCRIPTION,
@@ -215,6 +217,58 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         )
         return [_copy_annotation(a) for a in found]
 
+    def simulate(
+        self,
+        task_id: str,
+        *,
+        approve: float = 0.8,
+        request_changes: float = 0.0,
+        agree: float = 1.0,
+        concepts: Sequence[str] | None = None,
+        seed: int | None = None,
+        user_id: str | None = None,
+        app_id: str | None = None,
+    ) -> SimulationResult:
+        """Play the task's labelers and reviewers until no work is left; see
+        :mod:`fake_servicer.simulate`.
+
+        Decisions: approve with probability ``approve``, request changes with
+        ``request_changes``, reject otherwise; labelers choose the input's true concept with
+        probability ``agree``. ``concepts`` defaults to the task's concepts (else "positive" and
+        "negative"). ``user_id``/``app_id`` are needed only when several apps have a task with
+        this id. Raises KeyError for an unknown task, ValueError for bad probabilities.
+        """
+        key = self._app_of(task_id, user_id, app_id)
+        task = self._stored_task(key, task_id)
+        if concepts is None:
+            concepts = _task_concepts(task) or DEFAULT_CONCEPTS
+        result = run_simulation(
+            self._lifecycle,
+            key,
+            task,
+            approve=approve,
+            request_changes=request_changes,
+            agree=agree,
+            concepts=concepts,
+            seed=seed,
+        )
+        self._after_lifecycle_change(key, task_id)
+        return result
+
+    def _app_of(self, task_id: str, user_id: str | None, app_id: str | None) -> AppKey:
+        if user_id is not None and app_id is not None:
+            return user_id, app_id
+        keys = [
+            key
+            for key in self._lifecycle.apps_with_task(task_id)
+            if user_id in (None, key[0]) and app_id in (None, key[1])
+        ]
+        if not keys:
+            raise KeyError(f"no task {task_id!r}")
+        if len(keys) > 1:
+            raise KeyError(f"several apps have a task {task_id!r}: pass user_id and app_id")
+        return keys[0]
+
     def _stored_task(self, key: AppKey, task_id: str) -> Task:
         task = self._store.get(key, task_id)
         if task is None:
@@ -226,7 +280,7 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         if not self.auto_done:
             return
         task = self._store.get(key, task_id)
-        if task is None or task.status.code != status_code_pb2.TASK_IN_PROGRESS:
+        if task is None or not in_progress(task):
             return
         if self._lifecycle.all_reviewed(key, task):
             done = status_pb2.Status(code=status_code_pb2.TASK_DONE, description="Task done")
@@ -561,6 +615,11 @@ def _copy(task: Task) -> Task:
 
 def _copy_annotation(annotation: resources_pb2.Annotation) -> resources_pb2.Annotation:
     return copy_message(annotation)
+
+
+def _task_concepts(task: Task) -> list[str]:
+    ids = [c.concept.id for c in task.concepts if c.concept.id]
+    return list(dict.fromkeys([*ids, *task.concept_ids]))
 
 
 def _key_of(request: service_pb2.PutTaskAssignmentsRequest) -> AppKey:

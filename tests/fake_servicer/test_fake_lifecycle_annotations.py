@@ -246,3 +246,16 @@ class TestPatchAndDelete:
         ok(team_rpc.request("DeleteAnnotations", input_ids=["y"]))
         assert ids_of(ok(team_rpc.request("ListAnnotations"))) == ["x2"]
         assert team_rpc.request("DeleteAnnotations").status.code == SC.CONN_INVALID_REQUEST
+
+
+def test_servicer_reads_every_annotation(team_server: FakeServer, team_rpc: Rpc) -> None:
+    team_server.servicer.put_inputs(USER, APP, ["in"])
+    sent = [concept_annotation("in", "c", annotation_id=f"a{i}") for i in range(3)]
+    ok(team_rpc.request("PostAnnotations", annotations=sent))
+    stored = team_server.servicer.annotations(USER, APP)
+    assert [a.id for a in stored] == ["a0", "a1", "a2"]
+    stored[0].data.Clear()
+    assert team_server.servicer.annotations(USER, APP)[0].data.concepts
+    team_server.servicer.reset()
+    assert team_server.servicer.annotations(USER, APP) == []
+    assert team_server.servicer.inputs(USER, APP) == []
