@@ -80,9 +80,10 @@ class Row:
 
 
 @contextmanager
-def fake_server() -> Iterator[str]:
+def fake_server(*extra: str) -> Iterator[str]:
+    """``python -m fake_servicer`` in its own process, with ``extra`` arguments; its target."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fake_servicer", "--port", "0", "--pat", PAT],
+        [sys.executable, "-m", "fake_servicer", "--port", "0", "--pat", PAT, *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -424,37 +425,6 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
 
 # --- 4b. export a task's annotations -------------------------------------------------------
 
-_EXPORT_SERVER = """
-import sys
-from fake_servicer import FakeV2Servicer, serve
-servicer = FakeV2Servicer(pats=[sys.argv[1]])
-servicer.put_inputs(sys.argv[2], sys.argv[3], int(sys.argv[4]))
-with serve(servicer=servicer) as server:
-    print("listening on", server.target, flush=True)
-    sys.stdin.read()
-"""
-
-
-@contextmanager
-def export_server(app: str, inputs: int) -> Iterator[str]:
-    """The fake in its own process, with ``inputs`` inputs seeded into ``app``."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _EXPORT_SERVER, PAT, USER, app, str(inputs)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        cwd=Path(__file__).resolve().parents[1],
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"fake_servicer did not start: {line!r}")
-        yield line.strip().rsplit(" ", 1)[-1]
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
 
 def seed_annotations(c: tg.TaskClient, inputs: int, total: int) -> str:
     """A FULL task of every input with the app owner as its labeler, and ``total``
@@ -477,7 +447,8 @@ def seed_annotations(c: tg.TaskClient, inputs: int, total: int) -> str:
 
 def bench_export(sz: Sizes) -> list[Row]:
     app, n, per_page = "export", sz.export_annotations, 1000
-    with export_server(app, sz.export_inputs) as target:
+    seed = ("--seed-inputs", str(sz.export_inputs), "--user-id", USER, "--app-id", app)
+    with fake_server(*seed) as target:
         channel = raw_channel(target)  # one channel for both sides, as for list
         stub = service_pb2_grpc.V2Stub(channel)
         c = client(target, app, channel=channel)
