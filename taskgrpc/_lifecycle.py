@@ -19,7 +19,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import _lifecycle_requests as lrq
-from ._base import ClientCore, RetryArg, new_task_ids
+from ._base import ClientCore, RetryArg
 from ._methods import (
     GET_TASK_ANNOTATION_COUNT,
     GET_TASK_INPUT_COUNT,
@@ -365,11 +365,9 @@ def op_annotate(
     timeout: float | None,
     retry: RetryArg,
 ) -> Op[list[r.Annotation]]:
-    """Copies bound to the task, each without an id given a fresh one before the first try."""
+    """Copies bound to the task, each without an id given its content id before the first try."""
     bound = lrq.task_annotations(task_id, items)
-    missing = [a for a in bound if not a.id]
-    for annotation, annotation_id in zip(missing, new_task_ids(len(missing)), strict=True):
-        annotation.id = annotation_id
+    lrq.give_annotation_ids(bound, core._config.pat)
     request = POST_ANNOTATIONS.build(core._config.uaid, bound)
     return create_annotations(request, core._budget(timeout, retry))
 

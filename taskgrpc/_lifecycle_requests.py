@@ -9,6 +9,9 @@ plain ``service_pb2`` request. Facts cited are from clarifai-grpc's
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from collections import Counter
 from collections.abc import Iterable, Mapping
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
@@ -25,6 +28,7 @@ __all__ = [
     "AssignmentsArg",
     "annotation",
     "assignment_ids",
+    "give_annotation_ids",
     "list_annotations",
     "post_annotations",
     "put_task_assignments",
@@ -193,6 +197,28 @@ def task_annotations(task_id: str, annotations: Iterable[r.Annotation]) -> list[
     if not out:
         raise ValidationError("annotations must not be empty")
     return out
+
+
+def give_annotation_ids(annotations: list[r.Annotation], key: str) -> None:
+    """Give each annotation without an id (in place) one derived from its content and ``key``.
+
+    The id is an HMAC-SHA256 keyed with ``key`` (the client's PAT) over the annotation's
+    deterministic bytes, cut to 32 hex digits: the same person annotating the same input the
+    same way in the same task gets the same id on every run, so a re-run is settled rather
+    than duplicated, while two people (two PATs) never share ids. The ``k``-th repeat of the
+    same content in one list (``k >= 1``) is salted with ``#k``, so repeats stay distinct.
+    """
+    secret = key.encode()
+    seen: Counter[bytes] = Counter()
+    for annotation in annotations:
+        if annotation.id:
+            continue
+        body = annotation.SerializeToString(deterministic=True)
+        repeat = seen[body]
+        seen[body] += 1
+        salt = f"#{repeat}".encode() if repeat else b""
+        digest = hmac.new(secret, b"taskgrpc-annotation\0" + salt + b"\0" + body, hashlib.sha256)
+        annotation.id = digest.hexdigest()[:32]
 
 
 def post_annotations(

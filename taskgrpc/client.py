@@ -293,9 +293,10 @@ class TaskClient(ClientCore[grpc.Channel]):
     ) -> lc.Annotations:
         """PostAnnotations: copies of ``annotations`` with ``task_id`` set; the stored ones.
 
-        Each annotation without an id gets one before the first attempt, so an
-        unknown outcome is settled by a lookup and never duplicates one; running
-        the same annotations again returns them. See :func:`taskgrpc.annotation`.
+        Each annotation without an id gets one before the first attempt, derived
+        from its content and keyed with the PAT, so an unknown outcome is settled
+        by a lookup and running the same work again returns what exists: never a
+        duplicate annotation. See :func:`taskgrpc.annotation`.
         """
         return self._run(lc.op_annotate(self, task_id, annotations, timeout, retry))
 

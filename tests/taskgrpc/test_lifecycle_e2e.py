@@ -289,6 +289,26 @@ def test_an_unknown_outcome_no_lookup_settles_raises_and_running_again_is_safe(
     assert len(list(owner.annotations(task_id))) == 2
 
 
+def test_a_crashed_run_done_again_from_scratch_duplicates_nothing(server, make_client, owner):
+    task_id = labeled_task(owner)
+    crashing = make_client(pat="pat-alice", retry=None)
+    batch = crashing.start_labeling(task_id)
+
+    def work() -> list[r.Annotation]:  # what the labeler's program builds, afresh each run
+        return [tg.annotation(a.input.id, ["cat"]) for a in batch]
+
+    server.servicer.set_faults(
+        Faults(commit_unavailable=1.0, methods=frozenset({"PostAnnotations"}))
+    )
+    with pytest.raises(tg.OutcomeUnknownError):  # stored, but the answer never came back
+        crashing.annotate(task_id, work())
+    server.servicer.set_faults(Faults())
+    rerun = make_client(pat="pat-alice").annotate(task_id, work())  # a new process, same work
+    listed = list(owner.annotations(task_id))
+    assert len(listed) == INPUTS
+    assert sorted(a.id for a in listed) == sorted(a.id for a in rerun)
+
+
 # --- the async client ---------------------------------------------------------------------------
 
 

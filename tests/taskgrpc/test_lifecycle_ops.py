@@ -9,6 +9,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
 from tgsupport import (
     FAST_RETRY,
+    HEX32,
     FakeClock,
     ScriptedDriver,
     bad_status,
@@ -147,3 +148,30 @@ def test_an_answer_missing_our_ids_is_outcome_unknown_and_nothing_is_resent():
 )
 def test_worker_id_of_each_kind(worker, expected):
     assert lc.worker_id(worker) == expected
+
+
+# --- content ids --------------------------------------------------------------------------------
+
+
+def fresh(*specs: tuple[str, str]) -> list[r.Annotation]:
+    return lrq.task_annotations("t1", [lrq.annotation(i, [c]) for i, c in specs])
+
+
+def test_content_ids_are_stable_per_person_and_distinct_across_people_and_repeats():
+    first, again, other = fresh(("in1", "cat")), fresh(("in1", "cat")), fresh(("in1", "cat"))
+    lrq.give_annotation_ids(first, "pat-alice")
+    lrq.give_annotation_ids(again, "pat-alice")
+    lrq.give_annotation_ids(other, "pat-bob")
+    assert first[0].id == again[0].id and HEX32.fullmatch(first[0].id)
+    assert other[0].id != first[0].id
+    repeats = fresh(("in1", "cat"), ("in1", "cat"), ("in1", "dog"))
+    lrq.give_annotation_ids(repeats, "pat-alice")
+    assert repeats[0].id == first[0].id
+    assert len({a.id for a in repeats}) == 3
+    other_task = lrq.task_annotations("t2", [lrq.annotation("in1", ["cat"])])
+    lrq.give_annotation_ids(other_task, "pat-alice")
+    assert other_task[0].id != first[0].id
+    given = fresh(("in1", "cat"))
+    given[0].id = "mine"
+    lrq.give_annotation_ids(given, "pat-alice")
+    assert given[0].id == "mine"
