@@ -175,7 +175,6 @@ def test_review_decisions_by_assignment_and_by_worker(wire, verb, action, config
         {"assignments": []},
         {"workers": []},
         {"assignments": "a1"},
-        {"assignments": ["a1", "a1"]},
         {"workers": "u1"},
     ],
 )
