@@ -103,7 +103,7 @@ def add_commands(
                 args.task_id, statuses=statuses, per_page=args.per_page, prefetch=True
             )
             n = write_annotations(pager, args.format, sys.stdout)
-        if not args.quiet:
+        if not getattr(args, "quiet", False):
             sys.stderr.write(f"exported {n} annotation(s)\n")
         return 0
 
