@@ -37,6 +37,7 @@ from .errors import (
     ServerError,
     TaskgrpcError,
     ThrottledError,
+    code_name,
 )
 from .requests import MAX_PER_PAGE, get_task
 from .retry import Transience, classify
@@ -240,9 +241,7 @@ class Progress:
         """The summary as plain data (for JSON): numbers, and counts per worker and status."""
         return {
             "task_id": self.task_id,
-            "status": status_code_pb2.StatusCode.Name(self.task.status.code)
-            if self.task.status.code
-            else "",
+            "status": code_name(self.task.status.code) if self.task.status.code else "",
             "inputs": self.inputs,
             "labeled": self.labeled,
             "reviewed": self.reviewed,

@@ -17,6 +17,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf import json_format
 
 from ._lifecycle import COUNT_FIELDS, Progress
+from .errors import code_name
 
 __all__ = ["EXPORT_COLUMNS", "add_commands", "write_annotations", "write_progress"]
 
@@ -25,8 +26,6 @@ EXPORT_COLUMNS = ("id", "input_id", "task_id", "worker", "status", "concepts", "
 
 
 def _status(code: int) -> str:
-    from .errors import code_name
-
     return code_name(code) if code else ""
 
 
