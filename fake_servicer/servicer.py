@@ -269,6 +269,17 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
             raise KeyError(f"several apps have a task {task_id!r}: pass user_id and app_id")
         return keys[0]
 
+    def put_annotations(
+        self, user_id: str, app_id: str, annotations: Iterable[resources_pb2.Annotation]
+    ) -> list[str]:
+        """Store copies of annotations directly (no RPC, no checks); return their ids.
+
+        For tests and benchmarks of readers such as exports. Sets a fresh id where missing,
+        ``task_id`` from the deprecated ``annotation_info.task_id``, status
+        ANNOTATION_SUCCESS and timestamps where unset. An existing id is replaced.
+        """
+        return self._lifecycle.put_annotations((user_id, app_id), annotations)
+
     def _stored_task(self, key: AppKey, task_id: str) -> Task:
         task = self._store.get(key, task_id)
         if task is None:
