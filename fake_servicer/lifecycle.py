@@ -297,10 +297,10 @@ class Lifecycle:
         return [copy_message(i) for i in stored]
 
     def task_created(self, key: AppKey, task: Task) -> None:
-        """Snapshot the task's input source and make its creation-time assignments."""
+        """Snapshot the task's input source and make its creation-time assignments, unless
+        the task already has a state (``put_tasks`` over an existing id keeps it)."""
         with self._lock:
-            app = self._app(key)
-            app.tasks[task.id] = self._new_state(app, task)
+            self._state(self._app(key), task)
 
     def apps_with_task(self, task_id: str) -> list[AppKey]:
         """The apps that hold a task with this id."""
