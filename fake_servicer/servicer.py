@@ -183,6 +183,10 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         self._log.clear()
         self._injector.reset()
 
+    def add_users(self, users: Mapping[str, str]) -> None:
+        """Map more PATs to user ids (the actor of calls made with them); they are accepted."""
+        self._pats.add_users(users)
+
     def put_inputs(
         self,
         user_id: str,
