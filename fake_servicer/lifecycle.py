@@ -521,7 +521,8 @@ class Lifecycle:
             now = self._now()
             needed = approvals_needed(task)
             for assignment in chosen:
-                if assignment.status != AWAITING_REVIEW or actor in assignment.approvals:
+                repeated = decision == APPROVE and actor in assignment.approvals
+                if assignment.status != AWAITING_REVIEW or repeated:
                     continue  # already decided: a repeated request changes nothing
                 state.decided.setdefault(actor, set()).add(assignment.input_id)
                 if decision == APPROVE:
