@@ -63,6 +63,7 @@ from fake_servicer.status import (
     ApiError,
     invalid_request,
     make_status,
+    page_window,
     shorten,
     success_status,
 )
@@ -77,7 +78,6 @@ from fake_servicer.validation import (
 Task = resources_pb2.Task
 
 DEFAULT_PER_PAGE = 128
-MAX_PER_PAGE = 1000
 PATCH_ACTIONS = ("overwrite", "merge")
 IN_PROGRESS_DESCRIPTION = "Task in progress"
 
@@ -563,13 +563,10 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
     def _list_tasks(
         self, request: service_pb2.ListTasksRequest, key: AppKey, actor: str
     ) -> service_pb2.MultiTaskResponse:
-        if request.per_page > MAX_PER_PAGE:
-            raise invalid_request("per_page", f"must be at most {MAX_PER_PAGE}")
+        offset, limit = page_window(request.page, request.per_page, DEFAULT_PER_PAGE)
         fields = check_additional_fields(request.additional_fields)
-        per_page = request.per_page or DEFAULT_PER_PAGE
-        page = request.page or 1
         flt = TaskFilter.from_request(request)
-        found = self._store.page(key, flt, (page - 1) * per_page, per_page)
+        found = self._store.page(key, flt, offset, limit)
         response = service_pb2.MultiTaskResponse()
         response.tasks.extend(found)
         if fields:
