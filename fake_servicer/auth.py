@@ -24,11 +24,16 @@ class PatChecker:
     def __init__(
         self, pats: Iterable[str] | None = None, users: Mapping[str, str] | None = None
     ) -> None:
-        self._users: dict[str, str] = dict(users or {})
+        self._users: dict[str, str] = {}
         self._pats: frozenset[str] | None = None if pats is None else frozenset(pats)
-        for pat, user_id in self._users.items():
+        self.add_users(users or {})
+
+    def add_users(self, users: Mapping[str, str]) -> None:
+        """Map more PATs to users (replacing earlier mappings of the same PATs)."""
+        for pat, user_id in users.items():
             if not pat or not user_id:
                 raise ValueError("users maps non-empty PATs to non-empty user ids")
+        self._users = {**self._users, **users}  # one atomic swap: readers never see a half
 
     def check(self, metadata: Metadata) -> str | None:
         """Return None if the metadata carries an accepted key, else why it was refused."""

@@ -10,7 +10,8 @@ State machine (documented unless marked; see also :mod:`fake_servicer.distributi
 
 - FULL and PARTITIONED tasks get their assignments, PENDING, when created; DYNAMIC tasks get up
   to 10 on LABEL_START. LABEL_START returns the caller's PENDING assignments (at most 10, in
-  input order) if it has any, else (DYNAMIC) up to 10 new ones, else an empty list [inf].
+  input order; work sent back by request-changes comes last) if it has any, else (DYNAMIC)
+  up to 10 new ones, else an empty list [inf].
 - LABEL_SUBMIT moves the caller's PENDING assignments, and their annotations, to SUCCESS (review
   NONE or unset), AWAITING_REVIEW (MANUAL) or AWAITING_CONSENSUS_REVIEW (CONSENSUS).
   Submitting an already submitted assignment changes nothing.
@@ -60,6 +61,8 @@ Choices where the docs are silent (also stated in docs/testing.md):
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -115,6 +118,7 @@ _DECISION_STATUS = {APPROVE: SUCCESS, REQUEST_CHANGES: PENDING, REJECT: REJECTED
 _Review = resources_pb2.TaskReview
 
 
+@functools.cache
 def describe(code: int) -> str:
     """A short description for a status code: ``TASK_ASSIGNMENT_PENDING`` -> "Task assignment
     pending"."""
@@ -127,8 +131,13 @@ def code_name(code: int) -> str:
 
 
 def resource_status(code: int) -> status_pb2.Status:
-    """A resource status (code and description, no ``req_id``)."""
-    return status_pb2.Status(code=code, description=describe(code))
+    """A resource status (code and description, no ``req_id``): shared, copy it to use it."""
+    return _RESOURCE_STATUS.get(code) or _RESOURCE_STATUS.setdefault(
+        code, status_pb2.Status(code=code, description=describe(code))
+    )
+
+
+_RESOURCE_STATUS: dict[int, status_pb2.Status] = {}
 
 
 def in_progress(task: Task) -> bool:
@@ -181,14 +190,44 @@ class _TaskState:
     decided: dict[str, set[str]] = field(default_factory=dict)
     """Reviewer -> inputs it approved, rejected or sent back."""
 
+    pending: dict[str, dict[str, _Assignment]] = field(default_factory=dict)
+    """Worker -> its PENDING assignments, in the order they became pending."""
+    awaiting: dict[str, _Assignment] = field(default_factory=dict)
+    """The AWAITING_REVIEW assignments, in the order they got there."""
+    holdings: dict[str, dict[str, _Assignment]] = field(default_factory=dict)
+    """Reviewer -> the assignments in its current REVIEW_START batch."""
+    cursor: int = 0
+    """DYNAMIC: inputs before this index of ``source`` have all the labelers they need."""
+
     def add(self, worker: str, input_id: str, now: int) -> _Assignment:
         assignment = _Assignment(os.urandom(16).hex(), worker, input_id, PENDING, now, now)
         self.assignments[assignment.id] = assignment
         self.by_input.setdefault(input_id, []).append(assignment)
+        self.pending.setdefault(worker, {})[assignment.id] = assignment
         return assignment
 
-    def of_worker(self, worker: str) -> list[_Assignment]:
-        return [a for a in self.assignments.values() if a.worker == worker]
+    def set_status(self, assignment: _Assignment, status: int) -> None:
+        """Change an assignment's status, keeping the indexes right."""
+        if assignment.status == PENDING:
+            self.pending.get(assignment.worker, {}).pop(assignment.id, None)
+        elif assignment.status == AWAITING_REVIEW:
+            self.awaiting.pop(assignment.id, None)
+        assignment.status = status
+        if status == PENDING:
+            self.pending.setdefault(assignment.worker, {})[assignment.id] = assignment
+        elif status == AWAITING_REVIEW:
+            self.awaiting[assignment.id] = assignment
+
+    def hold(self, assignment: _Assignment, reviewer: str) -> None:
+        assignment.holders.add(reviewer)
+        self.holdings.setdefault(reviewer, {})[assignment.id] = assignment
+
+    def release(self, assignment: _Assignment, reviewer: str) -> None:
+        assignment.holders.discard(reviewer)
+        self.holdings.get(reviewer, {}).pop(assignment.id, None)
+
+    def pending_of(self, worker: str, limit: int) -> list[_Assignment]:
+        return list(itertools.islice(self.pending.get(worker, {}).values(), limit))
 
 
 @dataclass
@@ -258,10 +297,10 @@ class Lifecycle:
         return [copy_message(i) for i in stored]
 
     def task_created(self, key: AppKey, task: Task) -> None:
-        """Snapshot the task's input source and make its creation-time assignments."""
+        """Snapshot the task's input source and make its creation-time assignments, unless
+        the task already has a state (``put_tasks`` over an existing id keeps it)."""
         with self._lock:
-            app = self._app(key)
-            app.tasks[task.id] = self._new_state(app, task)
+            self._state(self._app(key), task)
 
     def apps_with_task(self, task_id: str) -> list[AppKey]:
         """The apps that hold a task with this id."""
@@ -303,7 +342,7 @@ class Lifecycle:
             state = self._state(app, task)
             if not in_progress(task):
                 return []
-            batch = [a for a in state.of_worker(actor) if a.status == PENDING][:BATCH_SIZE]
+            batch = state.pending_of(actor, BATCH_SIZE)
             if not batch and is_dynamic(task):
                 batch = self._hand_out(state, task, actor)
             return [self._proto(app, a) for a in batch]
@@ -312,7 +351,12 @@ class Lifecycle:
         needed = labelers_per_input(task)
         now = self._now()
         batch: list[_Assignment] = []
-        for input_id in state.source:
+        source = state.source
+        while state.cursor < len(source) and (
+            len(state.by_input.get(source[state.cursor], ())) >= needed
+        ):
+            state.cursor += 1
+        for input_id in itertools.islice(source, state.cursor, None):
             if len(batch) == BATCH_SIZE:
                 break
             group = state.by_input.get(input_id, [])
@@ -351,7 +395,7 @@ class Lifecycle:
             touched: set[str] = set()
             for assignment in chosen:
                 if assignment.status == PENDING:
-                    self._move(app, task.id, assignment, target, now)
+                    self._move(app, state, task.id, assignment, target, now)
                     touched.add(assignment.input_id)
             for touched_input in touched:
                 self._settle_consensus(app, state, task, touched_input, now)
@@ -379,21 +423,28 @@ class Lifecycle:
         if agreed is not None:
             for assignment in waiting:
                 status = SUCCESS if keys[assignment.id] == agreed else AWAITING_REVIEW
-                self._move(app, task.id, assignment, status, now)
+                self._move(app, state, task.id, assignment, status, now)
             return
         expected = labelers_per_input(task) if is_dynamic(task) else len(group)
         if len(group) >= expected and all(a.status != PENDING for a in group):
             for assignment in waiting:
-                self._move(app, task.id, assignment, AWAITING_REVIEW, now)
+                self._move(app, state, task.id, assignment, AWAITING_REVIEW, now)
 
     def _move(
-        self, app: _App, task_id: str, assignment: _Assignment, status: int, now: int
+        self,
+        app: _App,
+        state: _TaskState,
+        task_id: str,
+        assignment: _Assignment,
+        status: int,
+        now: int,
     ) -> None:
         """Set an assignment's status and mirror it onto its annotations."""
-        assignment.status = status
+        state.set_status(assignment, status)
         assignment.modified = now
         if status != AWAITING_REVIEW:
-            assignment.holders.clear()
+            for reviewer in list(assignment.holders):
+                state.release(assignment, reviewer)
         if status == PENDING:
             assignment.approvals.clear()
         code = ANNOTATION_STATUS[status]
@@ -417,19 +468,20 @@ class Lifecycle:
             if not in_progress(task):
                 return []
             wanted = set(workers)
-            candidates = [
-                a
-                for a in state.assignments.values()
-                if a.status == AWAITING_REVIEW
-                and actor not in a.approvals
-                and (not wanted or a.worker in wanted)
-            ]
-            batch = [a for a in candidates if actor in a.holders][:BATCH_SIZE]
+            held = state.holdings.get(actor, {}).values()
+            batch = [a for a in held if not wanted or a.worker in wanted][:BATCH_SIZE]
             if not batch:
                 shared = shared_review(task)
-                batch = [a for a in candidates if shared or not a.holders][:BATCH_SIZE]
+                fresh = (
+                    a
+                    for a in state.awaiting.values()
+                    if actor not in a.approvals
+                    and (shared or not a.holders)
+                    and (not wanted or a.worker in wanted)
+                )
+                batch = list(itertools.islice(fresh, BATCH_SIZE))
                 for assignment in batch:
-                    assignment.holders.add(actor)
+                    state.hold(assignment, actor)
             return [self._proto(app, a) for a in batch]
 
     def review(
@@ -457,7 +509,7 @@ class Lifecycle:
                 _check_decidable(assignment, actor, decision, shared)
                 chosen.append(assignment)
             wanted = set(workers)
-            for assignment in state.assignments.values():
+            for assignment in list(state.awaiting.values()) if wanted else ():
                 if (
                     assignment.worker in wanted
                     and assignment.status == AWAITING_REVIEW
@@ -469,16 +521,17 @@ class Lifecycle:
             now = self._now()
             needed = approvals_needed(task)
             for assignment in chosen:
-                if assignment.status != AWAITING_REVIEW or actor in assignment.approvals:
+                repeated = decision == APPROVE and actor in assignment.approvals
+                if assignment.status != AWAITING_REVIEW or repeated:
                     continue  # already decided: a repeated request changes nothing
                 state.decided.setdefault(actor, set()).add(assignment.input_id)
                 if decision == APPROVE:
                     assignment.approvals.add(actor)
-                    assignment.holders.discard(actor)
+                    state.release(assignment, actor)
                     assignment.modified = now
                     if len(assignment.approvals) < needed:
                         continue
-                self._move(app, task.id, assignment, _DECISION_STATUS[decision], now)
+                self._move(app, state, task.id, assignment, _DECISION_STATUS[decision], now)
             return [self._proto(app, a) for a in chosen]
 
     # ----- annotations -------------------------------------------------------------------
@@ -545,6 +598,42 @@ class Lifecycle:
             for annotation in new:
                 app.store(annotation)
             return [copy_message(a) for a in new]
+
+    def put_annotations(self, key: AppKey, annotations: Iterable[Annotation]) -> list[str]:
+        """Store copies directly (seeding: no checks); return their ids.
+
+        Sets a fresh id where missing, ``task_id`` from the deprecated
+        ``annotation_info.task_id``, status ANNOTATION_SUCCESS and timestamps where unset, and
+        ``worker`` from ``user_id``. An existing id is replaced.
+        """
+        now = self._now()
+        with self._lock:
+            app = self._app(key)
+            ids: list[str] = []
+            for sent in annotations:
+                annotation = copy_message(sent)
+                annotation.id = annotation.id or os.urandom(16).hex()
+                annotation.task_id = bound_task_id(annotation)
+                if not annotation.status.code:
+                    assign(annotation.status, resource_status(SC.ANNOTATION_SUCCESS))
+                if annotation.user_id and not annotation.HasField("worker"):
+                    annotation.worker.user.id = annotation.user_id
+                for stamp in (annotation.created_at, annotation.modified_at):
+                    if not stamp.seconds and not stamp.nanos:
+                        stamp.FromNanoseconds(now)
+                app.remove(annotation.id)
+                app.store(annotation)
+                ids.append(annotation.id)
+            return ids
+
+    def work_annotations(
+        self, key: AppKey, task_id: str, user_id: str, input_id: str
+    ) -> list[Annotation]:
+        """A labeler's annotations on one input of a task (stored objects: copy before use)."""
+        with self._lock:
+            app = self._app(key)
+            ids = app.work.get((task_id, user_id, input_id), {})
+            return [app.annotations[i] for i in ids]
 
     def list_annotations(
         self, key: AppKey, flt: AnnotationFilter, offset: int, limit: int

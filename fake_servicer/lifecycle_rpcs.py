@@ -32,14 +32,13 @@ from clarifai_grpc.grpc.api.status import status_pb2
 
 from fake_servicer.annotations import PATCH_ACTIONS, AnnotationFilter, bound_task_id
 from fake_servicer.lifecycle import APPROVE, REJECT, REQUEST_CHANGES, AppKey, Lifecycle
-from fake_servicer.status import ApiError, invalid_request, shorten
+from fake_servicer.status import ApiError, invalid_request, page_window, shorten
 from fake_servicer.store import TaskStore
 
 Task = resources_pb2.Task
 Action = service_pb2.PutTaskAssignmentsRequestAction
 
 ANNOTATIONS_DEFAULT_PER_PAGE = 20
-ANNOTATIONS_MAX_PER_PAGE = 1000
 
 _CONFIG_OF_ACTION: dict[int, str | None] = {
     service_pb2.LABEL_START: None,
@@ -139,12 +138,9 @@ class LifecycleRpcs:
     def list_annotations(
         self, request: service_pb2.ListAnnotationsRequest, key: AppKey, actor: str
     ) -> service_pb2.MultiAnnotationResponse:
-        if request.per_page > ANNOTATIONS_MAX_PER_PAGE:
-            raise invalid_request("per_page", f"must be at most {ANNOTATIONS_MAX_PER_PAGE}")
-        per_page = request.per_page or ANNOTATIONS_DEFAULT_PER_PAGE
-        page = request.page or 1
+        offset, limit = page_window(request.page, request.per_page, ANNOTATIONS_DEFAULT_PER_PAGE)
         flt = AnnotationFilter.from_request(request)
-        found = self._lifecycle.list_annotations(key, flt, (page - 1) * per_page, per_page)
+        found = self._lifecycle.list_annotations(key, flt, offset, limit)
         response = service_pb2.MultiAnnotationResponse()
         response.annotations.extend(found)
         return response

@@ -63,6 +63,7 @@ from fake_servicer.status import (
     ApiError,
     invalid_request,
     make_status,
+    page_window,
     shorten,
     success_status,
 )
@@ -77,7 +78,6 @@ from fake_servicer.validation import (
 Task = resources_pb2.Task
 
 DEFAULT_PER_PAGE = 128
-MAX_PER_PAGE = 1000
 PATCH_ACTIONS = ("overwrite", "merge")
 IN_PROGRESS_DESCRIPTION = "Task in progress"
 
@@ -183,6 +183,10 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         self._log.clear()
         self._injector.reset()
 
+    def add_users(self, users: Mapping[str, str]) -> None:
+        """Map more PATs to user ids (the actor of calls made with them); they are accepted."""
+        self._pats.add_users(users)
+
     def put_inputs(
         self,
         user_id: str,
@@ -268,6 +272,17 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
         if len(keys) > 1:
             raise KeyError(f"several apps have a task {task_id!r}: pass user_id and app_id")
         return keys[0]
+
+    def put_annotations(
+        self, user_id: str, app_id: str, annotations: Iterable[resources_pb2.Annotation]
+    ) -> list[str]:
+        """Store copies of annotations directly (no RPC, no checks); return their ids.
+
+        For tests and benchmarks of readers such as exports. Sets a fresh id where missing,
+        ``task_id`` from the deprecated ``annotation_info.task_id``, status
+        ANNOTATION_SUCCESS and timestamps where unset. An existing id is replaced.
+        """
+        return self._lifecycle.put_annotations((user_id, app_id), annotations)
 
     def _stored_task(self, key: AppKey, task_id: str) -> Task:
         task = self._store.get(key, task_id)
@@ -548,13 +563,10 @@ class FakeV2Servicer(service_pb2_grpc.V2Servicer):
     def _list_tasks(
         self, request: service_pb2.ListTasksRequest, key: AppKey, actor: str
     ) -> service_pb2.MultiTaskResponse:
-        if request.per_page > MAX_PER_PAGE:
-            raise invalid_request("per_page", f"must be at most {MAX_PER_PAGE}")
+        offset, limit = page_window(request.page, request.per_page, DEFAULT_PER_PAGE)
         fields = check_additional_fields(request.additional_fields)
-        per_page = request.per_page or DEFAULT_PER_PAGE
-        page = request.page or 1
         flt = TaskFilter.from_request(request)
-        found = self._store.page(key, flt, (page - 1) * per_page, per_page)
+        found = self._store.page(key, flt, offset, limit)
         response = service_pb2.MultiTaskResponse()
         response.tasks.extend(found)
         if fields:

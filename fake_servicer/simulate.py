@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from clarifai_grpc.grpc.api import resources_pb2
 
 from fake_servicer.additional_fields import review_user_ids, worker_user_ids
-from fake_servicer.annotations import AnnotationFilter
-from fake_servicer.distribution import BATCH_SIZE
 from fake_servicer.lifecycle import APPROVE, REJECT, REQUEST_CHANGES, AppKey, Lifecycle
 
 DEFAULT_CONCEPTS = ("positive", "negative")
@@ -83,12 +81,7 @@ class _Simulation:
         return len(submitted)
 
     def annotate(self, labeler: str, input_id: str) -> None:
-        earlier = AnnotationFilter(
-            task_id=self.task.id,
-            user_ids=frozenset({labeler}),
-            input_ids=frozenset({input_id}),
-        )
-        old = self.lifecycle.list_annotations(self.key, earlier, 0, BATCH_SIZE * BATCH_SIZE)
+        old = self.lifecycle.work_annotations(self.key, self.task.id, labeler, input_id)
         if old:
             self.lifecycle.delete_annotations(self.key, [a.id for a in old], ())
         truth = self.truth.setdefault(input_id, self.rng.choice(self.concepts))
@@ -103,7 +96,7 @@ class _Simulation:
         self.lifecycle.post_annotations(self.key, labeler, [annotation], {self.task.id: self.task})
 
     def review_turn(self, reviewer: str, approve: float, request_changes: float) -> dict[str, int]:
-        decided = {APPROVE: 0, REQUEST_CHANGES: 0, REJECT: 0}
+        chosen: dict[str, list[str]] = {APPROVE: [], REQUEST_CHANGES: [], REJECT: []}
         for assignment in self.lifecycle.review_start(self.key, self.task, reviewer, ()):
             draw = self.rng.random()
             if draw < approve:
@@ -112,11 +105,11 @@ class _Simulation:
                 decision = REQUEST_CHANGES
             else:
                 decision = REJECT
-            self.lifecycle.review(
-                self.key, self.task, reviewer, decision, [assignment.id], (), "simulate"
-            )
-            decided[decision] += 1
-        return decided
+            chosen[decision].append(assignment.id)
+        for decision, ids in chosen.items():
+            if ids:
+                self.lifecycle.review(self.key, self.task, reviewer, decision, ids, (), "simulate")
+        return {decision: len(ids) for decision, ids in chosen.items()}
 
 
 def simulate(

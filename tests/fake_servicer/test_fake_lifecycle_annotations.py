@@ -259,3 +259,22 @@ def test_servicer_reads_every_annotation(team_server: FakeServer, team_rpc: Rpc)
     team_server.servicer.reset()
     assert team_server.servicer.annotations(USER, APP) == []
     assert team_server.servicer.inputs(USER, APP) == []
+
+
+def test_put_annotations_seeds_for_readers(team_server: FakeServer, team_rpc: Rpc) -> None:
+    servicer = team_server.servicer
+    legacy = resources_pb2.Annotation(id="old", input_id="x", user_id="l1")
+    legacy.annotation_info.update({"task_id": "t9"})
+    denied = resources_pb2.Annotation(input_id="y", task_id="t9", user_id="l2")
+    denied.status.code = SC.ANNOTATION_REVIEW_DENIED
+    ids = servicer.put_annotations(USER, APP, [legacy, denied])
+    assert ids[0] == "old" and len(ids[1]) == 32
+    listed = ok(team_rpc.request("ListAnnotations", task_id="t9")).annotations
+    assert [(a.id, a.status.code, a.worker.user.id) for a in listed] == [
+        ("old", SC.ANNOTATION_SUCCESS, "l1"),
+        (ids[1], SC.ANNOTATION_REVIEW_DENIED, "l2"),
+    ]
+    assert listed[0].created_at.seconds > 0
+    replaced = resources_pb2.Annotation(id="old", input_id="z", task_id="t9")
+    servicer.put_annotations(USER, APP, [replaced])
+    assert [a.input_id for a in servicer.annotations(USER, APP)] == ["y", "z"]

@@ -75,3 +75,20 @@ def test_users_mapping_validation() -> None:
     assert checker.user_of((("authorization", "Key p"),)) == "u"
     assert checker.user_of((("authorization", "Key q"),)) is None
     assert checker.check((("authorization", "Key q"),)) == "the key is not accepted"
+
+
+def test_serve_users_and_add_users_at_run_time() -> None:
+    with serve(pats=["owner-pat"], users={"pat-l1": "l1"}) as server:
+        servicer = server.servicer
+        servicer.put_inputs(USER, APP, 2)
+        with Rpc(server.target, pat="owner-pat") as rpc:
+            ok(rpc.post(labeling_task("t1")))
+            assert {a.worker.user.id for a in Actor(rpc, "l1").start("t1")} == {"l1"}
+            refused = rpc.request("ListAnnotations", pat="pat-l2")
+            assert refused.status.code == SC.CONN_KEY_INVALID
+            servicer.add_users({"pat-l2": "l2"})
+            assert Actor(rpc, "l2").start("t1") == []  # l1 holds both inputs
+    with pytest.raises(ValueError):
+        serve(servicer=FakeV2Servicer(), users={"p": "u"}).__enter__()
+    with pytest.raises(ValueError):
+        FakeV2Servicer().add_users({"p": ""})

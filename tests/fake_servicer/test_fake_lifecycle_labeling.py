@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+
+import pytest
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from fake_rpc import APP, USER, Rpc, ok
 from team import SC, Actor, TaskReview, TaskWorker, codes, labeling_task
@@ -211,3 +214,35 @@ class TestLabelSubmit:
         assert codes(team_server.servicer.assignments(USER, APP, "t1")) == [
             SC.TASK_ASSIGNMENT_PENDING
         ]
+
+
+def test_concurrent_labelers_never_share_a_dynamic_input(
+    team_server: FakeServer, team_rpc: Rpc, actors: dict[str, Actor]
+) -> None:
+    ids = seed(team_server, 200)
+    ok(team_rpc.post(labeling_task("t1")))
+    done: dict[str, int] = {}
+
+    def work(user: str) -> None:
+        done[user] = actors[user].label_all("t1", "cat")
+
+    threads = [threading.Thread(target=work, args=(user,)) for user in ("l1", "l2", "l3")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assignments = team_server.servicer.assignments(USER, APP, "t1")
+    assert sorted(a.input.id for a in assignments) == sorted(ids)
+    assert sum(done.values()) == 200
+    assert set(codes(assignments)) == {SC.TASK_ASSIGNMENT_SUCCESS}
+
+
+def test_put_tasks_over_an_existing_id_keeps_its_assignments(team_server: FakeServer) -> None:
+    servicer = team_server.servicer
+    seed(team_server, 2)
+    servicer.put_tasks(USER, APP, [labeling_task("t1", TaskWorker.FULL, labelers=["l1"])])
+    before = [a.id for a in servicer.assignments(USER, APP, "t1")]
+    servicer.put_tasks(USER, APP, [labeling_task("t1", TaskWorker.FULL, labelers=["l1"])])
+    assert [a.id for a in servicer.assignments(USER, APP, "t1")] == before
+    with pytest.raises(KeyError):
+        servicer.assignments(USER, APP, "nope")

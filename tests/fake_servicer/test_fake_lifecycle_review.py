@@ -199,3 +199,13 @@ class TestAllReviewers:
         assert statuses(team_server) == [SC.TASK_ASSIGNMENT_AWAITING_REVIEW]
         ok(actors["r1"].decide("t1", APPROVE, batch))
         assert statuses(team_server) == [SC.TASK_ASSIGNMENT_SUCCESS]
+
+
+def test_an_approver_may_still_reject_before_the_others_decide(
+    team_server: FakeServer, team_rpc: Rpc, actors: dict[str, Actor]
+) -> None:
+    submitted_task(team_server, team_rpc, actors, 1, reviewers_threshold=-1)
+    batch = actors["r1"].review_start("t1")
+    ok(actors["r1"].decide("t1", APPROVE, batch))
+    rejected = ok(actors["r1"].decide("t1", REJECT, batch)).task_assignments
+    assert codes(rejected) == [SC.TASK_ASSIGNMENT_REJECTED]
