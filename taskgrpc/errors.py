@@ -177,6 +177,8 @@ class OutcomeUnknownError(TaskgrpcError):
     def __init__(self, tasks: Sequence[Task], cause: TaskgrpcError) -> None:
         self.tasks = list(tasks)
         self.cause = cause
+        # the same error serves annotate (PostAnnotations): .tasks then holds annotations
+        kind = type(self.tasks[0]).__name__.lower() if self.tasks else "task"
         hint = (
             "creating these .tasks again (they carry their ids) is safe: those that "
             "exist are returned, not duplicated"
@@ -187,7 +189,7 @@ class OutcomeUnknownError(TaskgrpcError):
         # MRO is DeadlineExceededError, whose init takes other arguments.
         Exception.__init__(
             self,
-            f"the outcome of creating {len(self.tasks)} task(s) is unknown, they may or may "
+            f"the outcome of creating {len(self.tasks)} {kind}(s) is unknown, they may or may "
             f"not exist ({cause}); {hint}",
         )
 
@@ -207,7 +209,7 @@ class DeadlineOutcomeUnknownError(OutcomeUnknownError, DeadlineExceededError):
         OutcomeUnknownError.__init__(self, tasks, cause)
         self.grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
         self.details = str(cause)
-        self.method = "PostTasks"
+        self.method = getattr(cause, "method", "PostTasks")
         self.sent = True
 
     def __reduce__(self) -> tuple[Any, ...]:
