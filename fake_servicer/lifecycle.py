@@ -356,9 +356,10 @@ class Lifecycle:
             len(state.by_input.get(source[state.cursor], ())) >= needed
         ):
             state.cursor += 1
-        for input_id in itertools.islice(source, state.cursor, None):
+        for index in range(state.cursor, len(source)):  # islice would walk from 0
             if len(batch) == BATCH_SIZE:
                 break
+            input_id = source[index]
             group = state.by_input.get(input_id, [])
             if len(group) < needed and all(a.worker != actor for a in group):
                 batch.append(state.add(actor, input_id, now))
