@@ -238,7 +238,9 @@ class _App:
     work: dict[tuple[str, str, str], dict[str, None]] = field(default_factory=dict)
     """(task_id, user_id, input_id) -> ids of that labeler's annotations on that input."""
     version: int = 0
-    cache: tuple[AnnotationFilter, int, list[Annotation]] | None = None
+    listings: dict[AnnotationFilter, tuple[int, list[Annotation]]] = field(default_factory=dict)
+    """Recent ListAnnotations results by filter, with the ``version`` they were made at, so
+    paging through a listing costs one pass, not one per page."""
 
     def store(self, annotation: Annotation) -> None:
         """Store a new annotation or a new version of one (the index is set when new)."""
@@ -356,9 +358,10 @@ class Lifecycle:
             len(state.by_input.get(source[state.cursor], ())) >= needed
         ):
             state.cursor += 1
-        for input_id in itertools.islice(source, state.cursor, None):
+        for index in range(state.cursor, len(source)):  # islice would walk from 0
             if len(batch) == BATCH_SIZE:
                 break
+            input_id = source[index]
             group = state.by_input.get(input_id, [])
             if len(group) < needed and all(a.worker != actor for a in group):
                 batch.append(state.add(actor, input_id, now))
@@ -641,11 +644,14 @@ class Lifecycle:
         """One page of matching annotations, oldest first (stored objects: copy before use)."""
         with self._lock:
             app = self._app(key)
-            if app.cache is not None and app.cache[:2] == (flt, app.version):
-                matching = app.cache[2]
+            cached = app.listings.get(flt)
+            if cached is not None and cached[0] == app.version:
+                matching = cached[1]
             else:
                 matching = [a for a in app.annotations.values() if flt.matches(a)]
-                app.cache = (flt, app.version, matching)
+                if len(app.listings) >= _LISTINGS_KEPT:
+                    app.listings.pop(next(iter(app.listings)))
+                app.listings[flt] = (app.version, matching)
             return matching[offset : offset + limit]
 
     def patch_annotations(
@@ -778,6 +784,9 @@ class Lifecycle:
         assign(message.status, resource_status(assignment.status))
         return message
 
+
+_LISTINGS_KEPT = 8
+"""How many ListAnnotations filters an app keeps results for."""
 
 _COUNT_FIELDS: dict[int, str] = {
     PENDING: "pending",

@@ -75,12 +75,13 @@ class _Simulation:
         batch = self.lifecycle.label_start(self.key, self.task, labeler)
         if not batch:
             return 0
-        for assignment in batch:
-            self.annotate(labeler, assignment.input.id)
+        annotations = [self.annotation(labeler, a.input.id) for a in batch]
+        self.lifecycle.post_annotations(self.key, labeler, annotations, {self.task.id: self.task})
         submitted = self.lifecycle.label_submit(self.key, self.task, labeler, [a.id for a in batch])
         return len(submitted)
 
-    def annotate(self, labeler: str, input_id: str) -> None:
+    def annotation(self, labeler: str, input_id: str) -> resources_pb2.Annotation:
+        """The labeler's fresh annotation of an input (its earlier ones are deleted)."""
         old = self.lifecycle.work_annotations(self.key, self.task.id, labeler, input_id)
         if old:
             self.lifecycle.delete_annotations(self.key, [a.id for a in old], ())
@@ -93,7 +94,7 @@ class _Simulation:
             id=f"sim-{self.rng.getrandbits(64):016x}", input_id=input_id, task_id=self.task.id
         )
         annotation.data.concepts.add(id=concept, name=concept, value=1.0)
-        self.lifecycle.post_annotations(self.key, labeler, [annotation], {self.task.id: self.task})
+        return annotation
 
     def review_turn(self, reviewer: str, approve: float, request_changes: float) -> dict[str, int]:
         chosen: dict[str, list[str]] = {APPROVE: [], REQUEST_CHANGES: [], REJECT: []}
