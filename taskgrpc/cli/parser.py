@@ -6,13 +6,22 @@ from types import ModuleType
 
 from .. import __version__
 from .._config import ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
-from .commands import create, delete, demo, get, set_status, update
+from .commands import create, delete, demo, get, lifecycle, set_status, update
 from .commands import list as list_
 from .options import Formatter, Parser, parents
 
 #: Every subcommand, in help order. Adding one: a module in ``commands/`` with
 #: ``add_parser(sub, parents)``, and its line here.
-COMMANDS: tuple[ModuleType, ...] = (create, get, list_, update, set_status, delete, demo)
+COMMANDS: tuple[ModuleType, ...] = (
+    create,
+    get,
+    list_,
+    update,
+    set_status,
+    delete,
+    lifecycle,  # progress, export
+    demo,
+)
 
 DESCRIPTION = f"""\
 Manage Clarifai labeling tasks over gRPC.

@@ -56,6 +56,18 @@ def task_json(
     return task
 
 
+def invalid_json(name: str) -> dict[str, Any]:
+    """A task breaking a documented rule: approval_threshold_reviewers takes 0, 1 or -1 only."""
+    review = {
+        "strategy": "CONSENSUS",
+        "consensus_strategy_info": {
+            "approval_threshold_labelers": 1,
+            "approval_threshold_reviewers": 2,
+        },
+    }
+    return {**task_json(name), "review": review}
+
+
 def jsonl(items: Sequence[Any]) -> str:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in items)
 

@@ -19,6 +19,7 @@ from clisupport import (
     WRONG_PAT,
     Cli,
     assert_clean_error,
+    invalid_json,
     task_json,
 )
 
@@ -147,7 +148,7 @@ def test_a_wrong_pat_stops_update_and_delete_too(auth_cli: Cli, command: str) ->
 
 
 def test_per_line_failure_messages_are_capped(cli: Cli) -> None:
-    bad = [{"name": f"bad{k}"} for k in range(25)]
+    bad = [invalid_json(f"bad{k}") for k in range(25)]
     failures = cli.tmp / "failed.jsonl"
     path = cli.write("t.jsonl", [task_json("ok"), *bad])
     result = cli("create", "--file", path, "--failures", str(failures))
@@ -202,10 +203,10 @@ def test_progress_covers_reading_the_lookup_and_sending(
 
 
 def test_failures_file_may_be_the_input_file(cli: Cli, tmp_path: Path) -> None:
-    path = cli.write("t.jsonl", [task_json("ok"), {"name": "bad"}])
+    path = cli.write("t.jsonl", [task_json("ok"), invalid_json("bad")])
     result = cli("create", "--file", path, "--failures", path)
     assert result.code == 1, str(result)
-    assert [json.loads(x) for x in Path(path).read_text().splitlines()] == [{"name": "bad"}]
+    assert [json.loads(x) for x in Path(path).read_text().splitlines()] == [invalid_json("bad")]
     assert cli.stored_names() == ["ok"]
 
 

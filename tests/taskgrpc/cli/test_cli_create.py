@@ -15,6 +15,7 @@ from clisupport import (
     Cli,
     assert_clean_error,
     assert_no_task_json,
+    invalid_json,
     jsonl,
     task_json,
 )
@@ -169,7 +170,7 @@ def test_a_stored_task_with_other_content_under_a_line_id_is_a_failure(cli: Cli)
 
 
 def test_failures_file_holds_bad_lines_and_reruns_after_a_fix(cli: Cli) -> None:
-    bad = {k: v for k, v in task_json("fixme").items() if k != "concepts"}
+    bad = invalid_json("fixme")
     path = cli.write("t.jsonl", [task_json("ok1"), bad, task_json("ok2", "dog")])
     failures = cli.tmp / "failed.jsonl"
     result = cli("create", "--file", path, "--failures", str(failures))
@@ -180,8 +181,7 @@ def test_failures_file_holds_bad_lines_and_reruns_after_a_fix(cli: Cli) -> None:
         f"create: created 2, existed 0, failed 1; lines to re-run in {failures}"
     )
     fixed = [
-        {**json.loads(x), "concepts": [{"concept": {"id": "cat"}}]}
-        for x in failures.read_text().splitlines()
+        {**json.loads(x), "review": {"strategy": "NONE"}} for x in failures.read_text().splitlines()
     ]
     failures.write_text(jsonl(fixed))
     again = cli("create", "--file", str(failures), "--failures", str(cli.tmp / "f2.jsonl"))
@@ -191,7 +191,7 @@ def test_failures_file_holds_bad_lines_and_reruns_after_a_fix(cli: Cli) -> None:
 
 
 def test_failures_default_to_stderr_as_json_lines(cli: Cli) -> None:
-    bad = {"type": "CONCEPTS_CLASSIFICATION", "name": "to-stderr"}
+    bad = invalid_json("to-stderr")
     result = cli("create", "--file", cli.write("t.jsonl", [bad]))
     assert result.code == 1, str(result)
     assert bad in [json.loads(x) for x in result.err.splitlines() if x.startswith("{")]
@@ -199,7 +199,7 @@ def test_failures_default_to_stderr_as_json_lines(cli: Cli) -> None:
 
 
 def test_unwritable_failures_path_is_a_usage_error(cli: Cli) -> None:
-    path = cli.write("t.jsonl", [task_json("ok"), {"name": "bad"}])
+    path = cli.write("t.jsonl", [task_json("ok"), invalid_json("bad")])
     result = cli("create", "--file", path, "--failures", str(cli.tmp / "no-such-dir" / "f.jsonl"))
     assert result.code == 2, str(result)
     assert_clean_error(result)
@@ -278,7 +278,7 @@ def test_dry_run_prints_requests_and_sends_nothing(cli: Cli, fake_clarifai: Fake
 
 
 def test_dry_run_still_reports_bad_lines(cli: Cli, fake_clarifai: FakeServer) -> None:
-    path = cli.write("t.jsonl", [task_json("ok"), {"name": "bad"}])
+    path = cli.write("t.jsonl", [task_json("ok"), invalid_json("bad")])
     result = cli("create", "--file", path, "--dry-run", "--proto-names")
     assert result.code == 1, str(result)
     assert f"{path}:2:" in result.err

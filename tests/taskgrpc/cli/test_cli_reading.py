@@ -7,7 +7,7 @@ import json
 import re
 
 import pytest
-from clisupport import Cli, assert_clean_error, jsonl, task_json
+from clisupport import Cli, assert_clean_error, invalid_json, jsonl, task_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +20,7 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
         json.dumps(task_json("good1")),
         '{"type": "CONCEPTS_CLASSIFICATION", "name": ',  # not JSON
         json.dumps({**task_json("bad-field"), "colour": "red"}),  # unknown field
-        json.dumps({k: v for k, v in task_json("no-concepts").items() if k != "concepts"}),
+        json.dumps(invalid_json("bad-reviewers")),
         json.dumps(task_json("good2", "dog")),
         "[1, 2]",  # not an object
     ]
@@ -33,7 +33,7 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
     for number in (1, 5):
         assert f"batch.jsonl:{number}:" not in result.err
     assert "'colour'" in result.err and "Available Fields" not in result.err
-    assert re.search(r"batch\.jsonl:4:.*concept", result.err), "the rule broken is named"
+    assert re.search(r"batch\.jsonl:4:.*approval_threshold_reviewers", result.err), "rule named"
     assert cli.stored_names() == ["good1", "good2"]
 
 
@@ -76,7 +76,7 @@ def test_a_line_that_is_not_utf8_fails_alone_and_is_written_back_byte_for_byte(c
 
 
 def test_bad_item_of_a_json_array_is_reported_with_its_position(cli: Cli) -> None:
-    items = [task_json("ok"), {"type": "CONCEPTS_CLASSIFICATION", "name": "no-concepts"}]
+    items = [task_json("ok"), invalid_json("bad-reviewers")]
     result = cli("create", "--file", cli.write("arr.json", json.dumps(items)))
     assert result.code == 1, str(result)
     assert "arr.json:2:" in result.err
@@ -92,7 +92,7 @@ def test_a_nan_inside_a_json_array_fails_only_its_item(cli: Cli) -> None:
 
 
 def test_bad_line_on_stdin_is_reported_as_stdin(cli: Cli) -> None:
-    result = cli("create", "--file", "-", stdin=jsonl([task_json("ok"), {"name": "x"}]))
+    result = cli("create", "--file", "-", stdin=jsonl([task_json("ok"), invalid_json("x")]))
     assert result.code == 1, str(result)
     assert "<stdin>:2:" in result.err
 
