@@ -19,6 +19,12 @@ class UsageError(Exception):
 #: Library argument names and the command-line flags that set them: the one table every
 #: message passes through, so the CLI never tells a user to "pass allow_insecure=True".
 FLAG_TERMS: tuple[tuple[str, str], ...] = (
+    # the library's TLS / plaintext hints name both spellings: keep the command line's
+    (r"\bsecure=False, or --insecure on the command line", "--insecure"),
+    (
+        r"\bpass secure=True: the default, without --insecure on the command line",
+        "leave out --insecure",
+    ),
     (r"\bsecure=False\b", "--insecure"),
     (r"\ballow_insecure=True\b", "--allow-insecure"),
     (r"\ballow_insecure\b", "--allow-insecure"),

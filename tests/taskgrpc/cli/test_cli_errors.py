@@ -59,3 +59,11 @@ def test_cli_terms_maps_library_arguments_to_flags() -> None:
         "environment variable X is not set (or pass --user-id)"
     )
     assert cli_terms("a plain sentence about targets") == "a plain sentence about targets"
+    # the library's own TLS hints name both spellings; the command line keeps its own
+    assert cli_terms("server, pass secure=False, or --insecure on the command line)") == (
+        "server, pass --insecure)"
+    )
+    assert cli_terms(
+        "(if the server expects TLS, pass secure=True: the default, without --insecure "
+        "on the command line)"
+    ) == "(if the server expects TLS, leave out --insecure)"

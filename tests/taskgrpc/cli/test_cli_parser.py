@@ -202,3 +202,11 @@ def test_a_wrong_pat_in_a_pat_file_is_not_echoed(auth_cli: Cli) -> None:
     assert result.code == 1, str(result)
     assert WRONG_PAT not in result.out + result.err
     assert "CONN_KEY_INVALID" in result.err
+
+
+def test_tls_to_a_plaintext_server_says_insecure(cli: Cli) -> None:
+    result = cli("list", "--timeout", "3", insecure=False)
+    assert result.code == 1, str(result)
+    (message,) = [line for line in result.err.splitlines() if line.startswith("taskgrpc:")]
+    assert "WRONG_VERSION_NUMBER" in message and "pass --insecure" in message
+    assert "secure=False" not in message and "on the command line" not in message
