@@ -63,7 +63,10 @@ def test_cli_terms_maps_library_arguments_to_flags() -> None:
     assert cli_terms("server, pass secure=False, or --insecure on the command line)") == (
         "server, pass --insecure)"
     )
-    assert cli_terms(
-        "(if the server expects TLS, pass secure=True: the default, without --insecure "
-        "on the command line)"
-    ) == "(if the server expects TLS, leave out --insecure)"
+    assert (
+        cli_terms(
+            "(if the server expects TLS, pass secure=True: the default, without --insecure "
+            "on the command line)"
+        )
+        == "(if the server expects TLS, leave out --insecure)"
+    )

@@ -5,9 +5,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
-from clisupport import COLUMNS, REQ_ID, Cli, assert_clean_error, names, task_json
+from clarifai_grpc.grpc.api import resources_pb2 as r
+from clisupport import COLUMNS, REQ_ID, USER, Cli, assert_clean_error, names, task_json
+from google.protobuf import json_format
+
+from fake_servicer import FakeServer
 
 
 @pytest.fixture
@@ -106,3 +112,38 @@ def test_list_table_is_aligned_with_the_documented_columns(
         task = stored[cell["id"]]
         assert cell["name"] == task["name"] and cell["created"] == task["createdAt"]
         assert cell["review"] == task["review"]["strategy"]
+
+
+def test_list_by_model_workflow_and_label_order(cli: Cli, fake_clarifai: FakeServer) -> None:
+    def seeded(name: str, workers: Sequence[str] = (), **fields: Any) -> r.Task:
+        return json_format.ParseDict({**task_json(name, workers=workers), **fields}, r.Task())
+
+    fake_clarifai.servicer.put_tasks(
+        USER,
+        cli.app,
+        [
+            seeded("by-model", worker={"strategy": "FULL", "workers": [{"model": {"id": "m1"}}]}),
+            seeded("by-flow", worker={"strategy": "FULL", "workers": [{"workflow": {"id": "w1"}}]}),
+            seeded("in-order", labelOrderId="lo1"),
+            seeded("plain", workers=["alice"]),
+        ],
+    )
+    assert names(cli("list")) == ["by-flow", "by-model", "plain"]  # label orders left out
+    assert names(cli("list", "--including-label-order-tasks")) == [
+        "by-flow",
+        "by-model",
+        "in-order",
+        "plain",
+    ]
+    assert names(cli("list", "--label-order-id", "lo1")) == ["in-order"]
+    assert names(cli("list", "--worker-model-id", "m1")) == ["by-model"]
+    assert names(cli("list", "--worker-workflow-id", "w1")) == ["by-flow"]
+    assert names(cli("list", "--worker-model-id", "m1", "--worker", "alice")) == [
+        "by-model",
+        "plain",
+    ]
+    sent = [c.request for c in fake_clarifai.servicer.requests if c.method == "ListTasks"][-1]
+    assert {(w.model_id, w.user_id) for w in sent.worker_ids} == {  # type: ignore[attr-defined]
+        ("m1", ""),
+        ("", "alice"),
+    }
