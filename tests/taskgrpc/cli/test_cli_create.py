@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clisupport import (
     HEX32,
@@ -20,6 +21,7 @@ from clisupport import (
     task_json,
 )
 from google.protobuf import json_format
+from tgsupport import simple_task
 
 import taskgrpc
 from fake_servicer import FakeServer, Faults
@@ -290,63 +292,33 @@ def test_dry_run_still_reports_bad_lines(cli: Cli, fake_clarifai: FakeServer) ->
 
 # --- what users paste ---------------------------------------------------------------------
 
-#: The "Assigned Task" and consensus bodies of Clarifai's Tasks docs (cURL), as pasted:
-#: deprecated concept_ids, worker.user_ids and review.user_ids, manual sample_percentage,
-#: and the consensus approval_threshold.
-DOCS_BODY = """\
-{
-    "user_app_id": {"user_id": "YOUR_USER_ID_HERE", "app_id": "YOUR_APP_ID_HERE"},
-    "tasks": [
-        {
-            "type": "CONCEPTS_CLASSIFICATION",
-            "name": "Annotate cat",
-            "worker": {
-                "strategy": "FULL",
-                "user_ids": ["worker-1"]
-            },
-            "concept_ids": ["cat"],
-            "input_source": {"type": "ALL_INPUTS"},
-            "sample_ms": 1000,
-            "review": {
-                "strategy": "MANUAL",
-                "manual_strategy_info": {"sample_percentage": 0.5},
-                "user_ids": ["reviewer-1"]
-            }
-        },
-        {
-            "type": "CONCEPTS_CLASSIFICATION",
-            "name": "Annotate dog",
-            "worker": {
-                "strategy": "FULL",
-                "user_ids": ["worker-1", "worker-2"]
-            },
-            "concept_ids": ["dog"],
-            "input_source": {"type": "ALL_INPUTS"},
-            "sample_ms": 1000,
-            "review": {
-                "strategy": "CONSENSUS",
-                "consensus_strategy_info": {"approval_threshold": 2},
-                "user_ids": ["reviewer-1"]
-            }
-        }
-    ]
-}
-"""
+DOCS = Path(__file__).resolve().parents[2] / "data" / "clarifai_docs"
+BODIES = sorted(p.name for p in DOCS.glob("*.json"))
 
 
-def test_a_docs_request_body_goes_through_unchanged(cli: Cli, fake_clarifai: FakeServer) -> None:
-    result = cli("create", "--file", cli.write("body.json", DOCS_BODY))
+@pytest.mark.parametrize("name", BODIES)
+def test_every_docs_request_body_goes_through_unchanged(
+    cli: Cli, fake_clarifai: FakeServer, name: str
+) -> None:
+    """Each request body of Clarifai's Tasks docs (tests/data/clarifai_docs), pasted whole:
+    ``create`` (or ``update`` for a PatchTasks body) sends its tasks unrefused and unchanged."""
+    data = json.loads((DOCS / name).read_text())
+    expected = [json_format.ParseDict(t, r.Task()) for t in data["tasks"]]
+    updating = "action" in data
+    if updating:  # the task must exist to be overwritten
+        fake_clarifai.servicer.put_tasks(USER, cli.app, [simple_task(t.id) for t in expected])
+    result = cli("update" if updating else "create", "--file", str(DOCS / name))
     assert result.code == 0, str(result)
-    expected = [json_format.ParseDict(t, r.Task()) for t in json.loads(DOCS_BODY)["tasks"]]
-    calls = [c for c in fake_clarifai.servicer.requests if c.method == "PostTasks"]
+    method = "PatchTasks" if updating else "PostTasks"
+    calls = [c for c in fake_clarifai.servicer.requests if c.method == method]
     assert all(("authorization", f"Key {PAT}") in c.metadata for c in calls)
-    posts = [c.request for c in calls]
-    received = [task for request in posts for task in request.tasks]  # type: ignore[attr-defined]
-    assert len(received) == 2
+    received = [task for c in calls for task in c.request.tasks]  # type: ignore[attr-defined]
+    assert len(received) == len(expected)
     for got, want in zip(received, expected, strict=True):
-        assert HEX32.match(got.id)
-        got.ClearField("id")
-        assert got == want  # nothing added, dropped or rewritten on the wire
+        if not want.id:
+            assert HEX32.match(got.id)  # its content id, nothing else added
+            got.ClearField("id")
+        assert got == want  # nothing dropped or rewritten on the wire
 
 
 def test_a_pretty_printed_single_task_works(cli: Cli) -> None:
