@@ -385,3 +385,16 @@ def test_a_task_edited_since_it_was_created_from_a_line_still_exists(cli: Cli) -
     assert again.code == 0, str(again)
     assert "created 0, existed 1, failed 0" in again.err
     assert cli.stored_names() == ["renamed by hand"]
+
+
+def test_a_docs_body_user_app_id_is_ignored_for_the_configured_app(
+    cli: Cli, fake_clarifai: FakeServer
+) -> None:
+    body = {
+        "user_app_id": {"user_id": "YOUR_USER_ID_HERE", "app_id": "YOUR_APP_ID_HERE"},
+        "tasks": [task_json("from-a-body"), task_json("second", "dog")],
+    }
+    result = cli("create", "--file", cli.write("body.json", json.dumps(body, indent=2)))
+    assert result.code == 0, str(result)
+    assert cli.stored_names() == ["from-a-body", "second"]
+    assert fake_clarifai.servicer.tasks("YOUR_USER_ID_HERE", "YOUR_APP_ID_HERE") == []
