@@ -19,32 +19,25 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 
 from . import _ops
 from . import requests as rq
-from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, check_timeout, from_env
+from ._bulk import Bulk, ProgressCallback
+from ._config import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT,
+    ClientConfig,
+    check_max_request_bytes,
+    check_timeout,
+    from_env,
+)
+from ._content import is_content_id, with_content_ids
 from ._stub import TaskStub
 from .builders import _require_id, check_task, clone
-from .errors import BulkError, TaskgrpcError, ValidationError
+from .errors import ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
 
 RetryArg = RetryPolicy | Default | None
 
-
-def new_task_ids(count: int) -> list[str]:
-    """``count`` fresh random 32-hex task ids (128 bits each), the shape the service gives."""
-    hexed = os.urandom(16 * count).hex()
-    return [hexed[k : k + 32] for k in range(0, len(hexed), 32)]
-
-
-def create_request(
-    uaid: r.UserAppIDSet, tasks: list[r.Task], assign_ids: bool
-) -> s.PostTasksRequest:
-    """The PostTasks request for checked ``tasks``; with ``assign_ids``, each task without
-    an id gets a fresh one in the request (the caller's messages are not changed)."""
-    request = rq.post_tasks(uaid, tasks, check=False)
-    if assign_ids:
-        missing = [task for task in request.tasks if not task.id]
-        for task, task_id in zip(missing, new_task_ids(len(missing)), strict=True):
-            task.id = task_id
-    return request
+__all__ = ["Bulk", "ClientCore", "PageSource", "ProgressCallback", "RetryArg", "check_tasks"]
 
 
 def check_tasks(
@@ -64,89 +57,6 @@ def check_tasks(
                 raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
             seen.add(task.id)
     return items
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
-ProgressCallback = Callable[[int, int], None]
-
-
-class Bulk:
-    """One bulk call: its items in chunks, each chunk's operation, results put back in order.
-
-    ``make_op(i, chunk)`` builds chunk ``i``'s operation when the chunk starts
-    (so building requests overlaps with batches in flight); it may replace the
-    chunk's items in place, e.g. with the copies it sends. The drivers run
-    ``op(i)`` for every chunk ``i``, up to ``concurrency`` at once, hand each
-    outcome (the chunk's results, or its TaskgrpcError) to :meth:`done`, and
-    finally call :meth:`result`.
-    """
-
-    def __init__(
-        self,
-        operation: str,
-        items: list[Any],
-        batch_size: int,
-        concurrency: int,
-        make_op: Callable[[int, list[Any]], _ops.Op[list[Any]]],
-        progress: ProgressCallback | None,
-    ) -> None:
-        size = _positive_int(batch_size, "batch_size")
-        self.concurrency = _positive_int(concurrency, "concurrency")
-        if progress is not None and not callable(progress):
-            raise ValidationError("progress must be a callable taking (done, total)")
-        self.operation = operation
-        self.total = len(items)
-        self.chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        self._make_op = make_op
-        self._progress = progress
-        self._outcomes: list[list[Any] | TaskgrpcError | None] = [None] * len(self.chunks)
-        self._finished = 0
-
-    def op(self, index: int) -> _ops.Op[list[Any]]:
-        return self._make_op(index, self.chunks[index])
-
-    def done(self, index: int, outcome: list[Any] | BaseException) -> None:
-        """Record chunk ``index``'s outcome and report progress.
-
-        An outcome that is not a TaskgrpcError (a bug, a closed client) becomes one,
-        so every chunk still ends in the result. A progress callback that raises is
-        logged and not called again: it never costs the results.
-        """
-        if isinstance(outcome, BaseException) and not isinstance(outcome, TaskgrpcError):
-            wrapped = TaskgrpcError(f"batch failed: {type(outcome).__name__}: {outcome}")
-            wrapped.__cause__ = outcome
-            outcome = wrapped
-        self._outcomes[index] = outcome
-        self._finished += len(self.chunks[index])
-        if self._progress is not None:
-            try:
-                self._progress(self._finished, self.total)
-            except Exception:
-                _ops.logger.warning(
-                    "%s: the progress callback failed", self.operation, exc_info=True
-                )
-                self._progress = None
-
-    def result(self) -> list[Any]:
-        """Every result in input order, or BulkError naming each failed item."""
-        results: list[Any] = []
-        errors: dict[int, TaskgrpcError] = {}
-        for chunk, outcome in zip(self.chunks, self._outcomes, strict=True):
-            if isinstance(outcome, list):
-                results += outcome
-                continue
-            error = outcome or TaskgrpcError("not attempted")
-            errors.update((len(results) + k, error) for k in range(len(chunk)))
-            results += [None] * len(chunk)
-        if errors:
-            items = [item for chunk in self.chunks for item in chunk]
-            raise BulkError(self.operation, items, results, errors)
-        return results
 
 
 ChannelT = TypeVar("ChannelT")
@@ -189,6 +99,7 @@ class ClientCore(Generic[ChannelT]):
         retry: RetryArg = DEFAULT,
         max_rps: float | None = None,
         allow_insecure: bool = False,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         self._config = ClientConfig(
             pat=pat,
@@ -200,6 +111,7 @@ class ClientCore(Generic[ChannelT]):
             retry=retry,
             max_rps=max_rps,
             allow_insecure=allow_insecure,
+            max_request_bytes=max_request_bytes,
             has_channel=channel is not None,
         )
         self._limiter = TokenBucket(max_rps) if max_rps is not None else None
@@ -268,12 +180,43 @@ class ClientCore(Generic[ChannelT]):
             secret=config.pat,
         )
 
+    def _ids(
+        self, items: list[r.Task], assign: bool, salt: str
+    ) -> tuple[list[r.Task], Callable[[r.Task], bool] | None]:
+        """``items`` with content ids for those without one (when ``assign``), and the
+        test of an id derived from content: a task found under such an id exists."""
+        if not assign:
+            return items, None
+        given = sum(1 for t in items if t.id)
+        with_ids = with_content_ids(items, salt)
+        derived = {t.id for t, before in zip(with_ids, items, strict=True) if t is not before}
+        if len(derived) + given != len({t.id for t in with_ids}):
+            # a caller's id equal to a content id derived here: refused like a repeated id
+            check_tasks(with_ids)
+        repeats = min(len(items), 1000)
+
+        def ours(task: r.Task) -> bool:
+            return task.id in derived or (given > 0 and is_content_id(task, salt, repeats))
+
+        return with_ids, ours
+
     def _op_create(
-        self, task: r.Task, assign_id: bool, timeout: float | None, retry: RetryArg
+        self,
+        task: r.Task,
+        assign_id: bool,
+        id_salt: str,
+        timeout: float | None,
+        retry: RetryArg,
     ) -> _ops.Op[list[r.Task]]:
         check_tasks([task])
-        request = create_request(self._config.uaid, [task], assign_id)
-        return _ops.create(request, self._budget(timeout, retry))
+        items, ours = self._ids([task], assign_id, id_salt)
+        request = rq.post_tasks(self._config.uaid, items, check=False)
+        return _ops.create(request, self._budget(timeout, retry), ours)
+
+    def _max_bytes(self, max_request_bytes: int | None) -> int:
+        if max_request_bytes is None:
+            return self._config.max_request_bytes
+        return check_max_request_bytes(max_request_bytes)
 
     def _bulk_create(
         self,
@@ -281,41 +224,68 @@ class ClientCore(Generic[ChannelT]):
         batch_size: int,
         concurrency: int,
         assign_ids: bool,
+        id_salt: str,
+        max_request_bytes: int | None,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        """Check every task before anything is sent; each batch's request (with its ids) is
-        built when the batch starts, and its tasks replaced by the copies sent."""
-        items = check_tasks(tasks)
+        """Check every task and give ids before anything is sent; batches split by count
+        and bytes, and a refused batch is narrowed down to its bad items."""
+        items, ours = self._ids(check_tasks(tasks), assign_ids, id_salt)
+        max_bytes = self._max_bytes(max_request_bytes)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(_: int, chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
-            request = create_request(uaid, chunk, assign_ids)
-            chunk[:] = request.tasks  # the sent copies, with their ids, for BulkError
-            return _ops.create(request, self._budget(timeout, retry))
+        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+            request = rq.post_tasks(uaid, chunk, check=False)
+            return _ops.create(request, self._budget(timeout, retry), ours)
 
-        return Bulk("create_many", items, batch_size, concurrency, op, progress)
+        return Bulk(
+            "create_many",
+            items,
+            batch_size,
+            concurrency,
+            op,
+            progress,
+            sizes=[t.ByteSize() for t in items],
+            max_bytes=max_bytes,
+            header=rq.post_tasks(uaid, [], check=False).ByteSize(),
+            narrow=True,
+            creates=True,
+        )
 
     def _bulk_update(
         self,
         tasks: Iterable[r.Task],
         batch_size: int,
         concurrency: int,
+        max_request_bytes: int | None,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
         items = check_tasks(tasks, require_id=True, unique=False)
+        max_bytes = self._max_bytes(max_request_bytes)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(_: int, chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
             request = rq.patch_tasks(uaid, chunk, "overwrite", check=False)
             return _ops.patch(request, self._budget(timeout, retry))
 
-        return Bulk("update_many", items, batch_size, concurrency, op, progress)
+        return Bulk(
+            "update_many",
+            items,
+            batch_size,
+            concurrency,
+            op,
+            progress,
+            sizes=[t.ByteSize() for t in items],
+            max_bytes=max_bytes,
+            header=rq.patch_tasks(uaid, [], "overwrite", check=False).ByteSize(),
+            narrow=True,
+        )
 
     def _bulk_delete(
         self,
@@ -334,7 +304,7 @@ class ClientCore(Generic[ChannelT]):
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(_: int, chunk: list[str]) -> _ops.Op[list[str]]:
+        def op(chunk: list[str]) -> _ops.Op[list[str]]:
             return _ops.delete(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
 
         return Bulk("delete_many", items, batch_size, concurrency, op, progress)

@@ -13,11 +13,35 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from .builders import clone
+from .errors import ValidationError
 
 __all__ = ["content_id", "same_task", "with_content_ids"]
 
 #: Fields the service sets or computes: never part of a task's content.
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
+
+
+def _canonical(task: r.Task) -> str:
+    """The task's content (all but its id) as canonical JSON: the input of every content id."""
+    import json  # here, not at import time: most clients never derive ids
+
+    from google.protobuf import json_format
+
+    body = clone(task)
+    body.ClearField("id")
+    return json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
+
+
+def _hashed(canonical: str, salt: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
+
+
+def repeat_salt(salt: str, k: int) -> str:
+    """The salt of the ``k``-th repeat (0-based) of one content within a list:
+    ``salt`` itself for the first, ``f"{salt}#{k}"`` for the others."""
+    return salt if k == 0 else f"{salt}#{k}"
 
 
 def content_id(task: r.Task, salt: str = "") -> str:
@@ -27,27 +51,47 @@ def content_id(task: r.Task, salt: str = "") -> str:
     content ids can re-run a create safely: what exists is returned, not
     created again. A different ``salt`` makes a deliberate copy.
     """
-    import hashlib  # here, not at import time: most clients never derive ids
-    import json
-
-    from google.protobuf import json_format
-
-    body = clone(task)
-    body.ClearField("id")
-    canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
+    if not isinstance(salt, str):
+        raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
+    return _hashed(_canonical(task), salt)
 
 
 def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
-    """``tasks``, each one without an id replaced by a copy with its :func:`content_id`."""
+    """``tasks``, each one without an id replaced by a copy with a content id.
+
+    The one function that gives ids to tasks without one (``create``,
+    ``create_many`` and the command line all use it). The first task of each
+    content gets :func:`content_id` ``(task, salt)``; the ``k``-th repeat
+    (``k >= 1``) of the same content in the same list gets
+    ``content_id(task, f"{salt}#{k}")``. So the same tasks in the same order
+    always get the same ids, and identical tasks in one list stay distinct.
+    Tasks that have an id are passed through unchanged (not copied).
+    """
+    if not isinstance(salt, str):
+        raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
     out = []
+    seen: dict[str, int] = {}
     for task in tasks:
         if not task.id:
+            canonical = _canonical(task)
+            k = seen.get(canonical, 0)
+            seen[canonical] = k + 1
             copy = clone(task)
-            copy.id = content_id(task, salt)
+            copy.id = _hashed(canonical, repeat_salt(salt, k))
             task = copy
         out.append(task)
     return out
+
+
+def is_content_id(task: r.Task, salt: str, repeats: int) -> bool:
+    """Whether ``task.id`` is the content id of ``task`` with ``salt``, as the first
+    or one of the next ``repeats`` repeats of its content (see :func:`with_content_ids`)."""
+    if not task.id:
+        return False
+    canonical = _canonical(task)
+    return any(
+        _hashed(canonical, repeat_salt(salt, k)) == task.id for k in range(repeats + 1)
+    )
 
 
 def normalized(task: r.Task) -> r.Task:

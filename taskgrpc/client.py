@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from itertools import chain
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -17,7 +17,7 @@ from . import _ops
 from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
 from ._config import open_channel
 from ._stub import TaskStub
-from .errors import TaskgrpcError, transport_error
+from .errors import BulkError, NotSentError, transport_error
 from .retry import DEFAULT
 
 __all__ = ["TaskClient", "TaskPager"]
@@ -40,7 +40,7 @@ class TaskClient(ClientCore[grpc.Channel]):
     def _connect(self) -> dict[str, Any]:
         with self._lock:
             if self._closed:
-                raise TaskgrpcError("the client is closed")
+                raise NotSentError("the client is closed")
             if self._given_channel is not None:
                 assert self._methods is not None
                 return self._methods
@@ -53,7 +53,13 @@ class TaskClient(ClientCore[grpc.Channel]):
             return self._methods
 
     def close(self) -> None:
-        """Close the channel if this client opened it. Idempotent."""
+        """Close the channel if this client opened it. Idempotent.
+
+        Safe to call from another thread while calls run: a create in flight then
+        fails with OutcomeUnknownError (its ``.tasks`` carry their ids), other
+        calls in flight with a CANCELLED TransportError, and calls not yet sent
+        with NotSentError.
+        """
         with self._lock:
             self._closed = True
             channel, self._channel, self._methods = self._channel, None, None
@@ -73,8 +79,12 @@ class TaskClient(ClientCore[grpc.Channel]):
 
     # --- the driver -------------------------------------------------------------------
 
-    def _run(self, op: _ops.Op[T]) -> T:
-        """Run a sans-I/O operation: send its calls, sleep its sleeps."""
+    def _run(self, op: _ops.Op[T], on_send: Callable[[], None] | None = None) -> T:
+        """Run a sans-I/O operation: send its calls, sleep its sleeps.
+
+        ``on_send`` is called before each call is put on the wire. Once the client
+        is closed, a call is not sent: NotSentError is raised into the operation.
+        """
         methods = self._methods
         if methods is None or self._pid != os.getpid() or self._closed:
             methods = self._connect()
@@ -84,12 +94,21 @@ class TaskClient(ClientCore[grpc.Channel]):
             action = next(op)
             while True:
                 if isinstance(action, _ops.Call):
+                    if self._closed:
+                        action = op.throw(NotSentError("the client is closed"))
+                        continue
+                    if on_send is not None:
+                        on_send()
                     try:
                         response = methods[action.method](
                             action.request, timeout=action.timeout, metadata=metadata
                         )
                     except grpc.RpcError as exc:
                         action = op.throw(transport_error(exc, action.method, secret))
+                    except ValueError:  # "Cannot invoke RPC on closed channel!"
+                        if not self._closed:
+                            raise
+                        action = op.throw(NotSentError("the client is closed"))
                     else:
                         action = op.send(response)
                 else:
@@ -97,6 +116,8 @@ class TaskClient(ClientCore[grpc.Channel]):
                     action = op.send(None)
         except StopIteration as stop:
             return cast(T, stop.value)
+        finally:
+            op.close()
 
     # --- verbs ------------------------------------------------------------------------
 
@@ -105,16 +126,18 @@ class TaskClient(ClientCore[grpc.Channel]):
         task: r.Task,
         *,
         assign_id: bool = True,
+        id_salt: str = "",
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> r.Task:
         """Create one task and return it as stored.
 
-        With ``assign_id`` (the default) a task without an id is sent with a
-        fresh one (the caller's message is not changed), so the create is safe
-        to retry after an unknown outcome.
+        With ``assign_id`` (the default) a task without an id is sent with its
+        content id, ``content_id(task, id_salt)`` (the caller's message is not
+        changed). Creating the same content again returns the existing task,
+        even if it was edited since; another ``id_salt`` makes a deliberate copy.
         """
-        return self._run(self._op_create(task, assign_id, timeout, retry))[0]
+        return self._run(self._op_create(task, assign_id, id_salt, timeout, retry))[0]
 
     def create_many(
         self,
@@ -123,22 +146,38 @@ class TaskClient(ClientCore[grpc.Channel]):
         batch_size: int = 128,
         concurrency: int = 8,
         assign_ids: bool = True,
+        id_salt: str = "",
+        max_request_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
         """Create tasks in PostTasks batches, up to ``concurrency`` batches at once.
 
-        Every task is validated before anything is sent. Results come back in
-        input order. With ``assign_ids`` (the default) each task without an
-        id gets a fresh one, which makes every batch safe to retry after an
-        unknown outcome. If some batches fail, :class:`~taskgrpc.BulkError`
-        carries the created tasks and each failed task's error.
+        Every task is validated, and given its id, before anything is sent.
+        With ``assign_ids`` (the default) each task without an id gets its
+        content id (:func:`~taskgrpc.with_content_ids` with ``id_salt``), so
+        creating the same content again returns the existing tasks and creates
+        only the missing ones. Batches hold at most ``batch_size`` tasks and
+        ``max_request_bytes`` bytes (None: the client's); a task too big alone
+        fails with a ValidationError, the others are still sent. A batch the
+        service refuses for what may be one task's fault is split until only
+        the bad tasks fail. Results come back in input order; if some fail,
+        :class:`~taskgrpc.BulkError` carries the created tasks and each failed
+        task's error (``failed_items`` carry their ids: safe to create again).
         ``progress(done, total)`` is called after each batch; ``timeout``
         applies to each batch.
         """
         bulk = self._bulk_create(
-            tasks, batch_size, concurrency, assign_ids, progress, timeout, retry
+            tasks,
+            batch_size,
+            concurrency,
+            assign_ids,
+            id_salt,
+            max_request_bytes,
+            progress,
+            timeout,
+            retry,
         )
         return self._run_bulk(bulk)
 
@@ -148,13 +187,17 @@ class TaskClient(ClientCore[grpc.Channel]):
         *,
         batch_size: int = 128,
         concurrency: int = 8,
+        max_request_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
-        """Overwrite many tasks (each needs its id) in batches; like :meth:`create_many`."""
+        """Overwrite many tasks (each needs its id) in batches; like :meth:`create_many`
+        (byte budget, narrowing of a refused batch, BulkError)."""
         return self._run_bulk(
-            self._bulk_update(tasks, batch_size, concurrency, progress, timeout, retry)
+            self._bulk_update(
+                tasks, batch_size, concurrency, max_request_bytes, progress, timeout, retry
+            )
         )
 
     def delete_many(
@@ -182,26 +225,45 @@ class TaskClient(ClientCore[grpc.Channel]):
         return self._run(self._op_existing(task_ids, timeout, retry))
 
     def _run_bulk(self, bulk: Bulk) -> list[Any]:
+        """Run every batch, up to ``bulk.concurrency`` at once.
+
+        An interrupt (KeyboardInterrupt, SystemExit) stops starting batches, lets
+        those in flight finish, and is re-raised with the BulkError of every
+        unfinished item as its ``__cause__``.
+        """
+
         def run(index: int) -> list[Any] | Exception:
             try:
-                return self._run(bulk.op(index))
-            except Exception as err:  # every chunk ends in the result, even on a bug
+                return self._run(bulk.op(index), bulk.mark_sent(index))
+            except Exception as err:  # every batch ends in the result, even on a bug
                 return err
 
         workers = min(bulk.concurrency, len(bulk.chunks))
-        if workers <= 1:
-            for index in range(len(bulk.chunks)):
-                bulk.done(index, run(index))
-        else:
-            with ThreadPoolExecutor(workers, thread_name_prefix="taskgrpc-bulk") as pool:
-                futures = {pool.submit(run, index): index for index in range(len(bulk.chunks))}
-                try:
-                    for future in as_completed(futures):
-                        bulk.done(futures[future], future.result())
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
+        try:
+            if workers <= 1:
+                for index in range(len(bulk.chunks)):
+                    bulk.done(index, run(index))
+            else:
+                with ThreadPoolExecutor(workers, thread_name_prefix="taskgrpc-bulk") as pool:
+                    pending = {pool.submit(run, i): i for i in range(len(bulk.chunks))}
+                    try:
+                        for future in as_completed(list(pending)):
+                            bulk.done(pending.pop(future), future.result())
+                    except BaseException:
+                        for future in pending:
+                            future.cancel()
+                        wait(pending)
+                        for future, index in pending.items():
+                            if not future.cancelled():
+                                bulk.done(index, future.result())
+                        raise
+        except BaseException as exc:
+            bulk.interrupted(f"interrupted by {type(exc).__name__}")
+            try:
+                bulk.result()
+            except BulkError as report:
+                raise exc from report
+            raise
         return bulk.result()
 
     def get(

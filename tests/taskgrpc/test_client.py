@@ -561,20 +561,20 @@ def test_create_many_partial_failure(client, server):
     err = info.value
     assert err.operation == "create_many"
     assert err.items == tasks
-    assert sorted(err.errors) == [2, 3]
-    assert all(type(err.errors[i]) is taskgrpc.ConflictError for i in (2, 3))
+    # the refused batch [x2, x3] is narrowed down: only the foreign id fails
+    assert sorted(err.errors) == [3]
+    assert type(err.errors[3]) is taskgrpc.ConflictError
     assert [t.id if t is not None else None for t in err.results] == [
         "x0",
         "x1",
-        None,
+        "x2",
         None,
         "x4",
         "x5",
     ]
-    assert ids(err.succeeded) == ["x0", "x1", "x4", "x5"]
-    assert err.failed_items == tasks[2:4]
-    # the other batches were created; the failed batch created nothing (all or nothing)
-    assert sorted(ids(server.servicer.tasks(USER, APP))) == ["x0", "x1", "x3", "x4", "x5"]
+    assert ids(err.succeeded) == ["x0", "x1", "x2", "x4", "x5"]
+    assert err.failed_items == tasks[3:4]
+    assert sorted(ids(server.servicer.tasks(USER, APP))) == ["x0", "x1", "x2", "x3", "x4", "x5"]
     assert client.get("x3").name == "already here"
 
 
@@ -648,11 +648,12 @@ def test_update_many_partial_failure(client, server):
     with pytest.raises(taskgrpc.BulkError) as info:
         client.update_many(batch, batch_size=2, concurrency=1)
     err = info.value
-    assert sorted(err.errors) == [2, 3]
-    assert all(type(err.errors[i]) is taskgrpc.NotFoundError for i in (2, 3))
-    assert ids(err.succeeded) == ids(made[:2])
+    # the refused batch [made[2], ghost] is narrowed down: only the missing task fails
+    assert sorted(err.errors) == [3]
+    assert type(err.errors[3]) is taskgrpc.NotFoundError
+    assert ids(err.succeeded) == ids(made[:3])
     names = {t.id: t.name for t in server.servicer.tasks(USER, APP)}
-    assert [names[t.id] for t in made] == ["new", "new", "old", "old"]
+    assert [names[t.id] for t in made] == ["new", "new", "new", "old"]
 
 
 def test_delete_many(client, server):

@@ -33,7 +33,7 @@ from tgsupport import (
 )
 
 import taskgrpc
-from taskgrpc import build_task, full
+from taskgrpc import build_task, content_id, full
 
 V2 = s.DESCRIPTOR.services_by_name["V2"]
 U = uaid(USER, APP)
@@ -113,16 +113,17 @@ def test_create_assigns_an_id_and_leaves_the_callers_task_alone(wire):
     assert not task.id
 
 
-def test_create_ids_are_fresh_each_time(wire):
+def test_create_sends_the_content_id_and_a_salt_makes_another(wire):
     task = simple_task()
     ids = []
-    for _ in range(3):
-        run = wire.start(lambda: wire.client.create(task))
+    for salt in ("", "", "copy-2"):
+        run = wire.start(lambda salt=salt: wire.client.create(task, id_salt=salt))
         _, request, rpc = wire.take("PostTasks")
         rpc.terminate(multi(stored(request.tasks[0])), (), grpc.StatusCode.OK, "")
         assert run.result().id == request.tasks[0].id
         ids.append(request.tasks[0].id)
-    assert len(set(ids)) == 3
+    assert ids == [content_id(task), content_id(task), content_id(task, "copy-2")]
+    assert ids[0] != ids[2]
 
 
 def test_create_without_assign_id_sends_no_id(wire):

@@ -190,13 +190,25 @@ def test_deadline_is_shared_by_all_attempts(clock):
 
 
 class StubLimiter:
+    """A TokenBucket stand-in: hands out ``waits`` in order, and like the real one takes
+    nothing when the wait would reach the deadline."""
+
     def __init__(self, waits):
         self.waits = list(waits)
         self.reserved = 0
+        self.refused = 0
+        self.given_back = 0
 
-    def reserve(self):
+    def reserve(self, deadline=None):
+        wait = self.waits.pop(0) if self.waits else 0.0
+        if deadline is not None and _ops.time.monotonic() + wait >= deadline:
+            self.refused += 1
+            return None
         self.reserved += 1
-        return self.waits.pop(0) if self.waits else 0.0
+        return wait
+
+    def give_back(self):
+        self.given_back += 1
 
 
 def test_rate_limiter_sleeps_before_each_attempt(clock):
