@@ -23,12 +23,24 @@ from . import _ops
 from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
 from ._config import open_channel
 from ._stub import TaskStub
-from .errors import BulkError, NotSentError, transport_error
+from .errors import BulkError, NotSentError, TransportError, transport_error
 from .retry import DEFAULT
 
 __all__ = ["AsyncTaskClient", "AsyncTaskPager"]
 
 T = TypeVar("T")
+
+
+def _task_cancelling() -> bool:
+    """Whether the current task is being cancelled (always assumed so before Python 3.11,
+    which cannot tell)."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is None or bool(cancelling())
+
+
+def _closed_in_flight(method: str) -> TransportError:
+    return TransportError(grpc.StatusCode.CANCELLED, "the client was closed", method, sent=True)
 
 
 class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
@@ -111,6 +123,12 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
                         )
                     except grpc.aio.AioRpcError as exc:
                         action = op.throw(transport_error(exc, action.method, secret))
+                    except asyncio.CancelledError:
+                        # close() cancels the calls in flight locally: then the call, not
+                        # this task, was cancelled, and the operation decides what it means.
+                        if not self._closed or _task_cancelling():
+                            raise
+                        action = op.throw(_closed_in_flight(action.method))
                     except grpc.aio.UsageError:  # "Channel is closed."
                         if not self._closed:
                             raise
