@@ -89,9 +89,7 @@ def is_content_id(task: r.Task, salt: str, repeats: int) -> bool:
     if not task.id:
         return False
     canonical = _canonical(task)
-    return any(
-        _hashed(canonical, repeat_salt(salt, k)) == task.id for k in range(repeats + 1)
-    )
+    return any(_hashed(canonical, repeat_salt(salt, k)) == task.id for k in range(repeats + 1))
 
 
 def normalized(task: r.Task) -> r.Task:

@@ -281,9 +281,11 @@ def test_every_request_fits_the_budget_and_a_task_too_big_fails_alone(
 ) -> None:
     sent = [big(f"b{i}", 3000) for i in range(30)]
     sent[7] = big("huge", 20_000)
-    with client(server, "budget", max_request_bytes=16_000) as c:
-        with pytest.raises(taskgrpc.BulkError) as info:
-            c.create_many(sent, batch_size=100)
+    with (
+        client(server, "budget", max_request_bytes=16_000) as c,
+        pytest.raises(taskgrpc.BulkError) as info,
+    ):
+        c.create_many(sent, batch_size=100)
     report = info.value
     assert list(report.errors) == [7]
     error = report.errors[7]

@@ -251,7 +251,9 @@ def test_max_rps_paces_every_thread_sharing_the_client(
 
 
 @pytest.mark.timing
-def test_async_bursts_never_lock_the_limiter_up(server: FakeServer, servicer: FakeV2Servicer) -> None:
+def test_async_bursts_never_lock_the_limiter_up(
+    server: FakeServer, servicer: FakeV2Servicer
+) -> None:
     """max_rps=50, timeout=2, two bursts of 300 gets: each burst is served at about the
     rate within the deadline (callers that cannot be served in time take no token), and
     the bucket is never left in debt."""

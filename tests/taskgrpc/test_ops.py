@@ -613,6 +613,7 @@ def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
     # UNAVAILABLE after most of the budget: the back-off no longer fits, the outcome is
     # unknown because time ran out, so the error is also a DeadlineExceededError.
     policy = RetryPolicy(max_attempts=5, initial_backoff=1.0, max_backoff=1.0, jitter=False)
+
     def slow_unavailable(_call):
         clock.advance(9.5)
         return unavailable("PostTasks")
