@@ -7,6 +7,7 @@ calls) are printed, visible with ``pytest -s``.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import math
 import threading
@@ -371,3 +372,29 @@ def test_a_batch_over_the_servers_message_limit_is_narrowed(
         made = c.create_many(sent)
     assert len(made) == 8
     assert sorted(names(servicer.tasks(USER, "exhausted"))) == sorted(names(sent))
+
+
+def test_sync_interrupt_lets_batches_in_flight_finish_and_reports_the_rest_not_sent(
+    server: FakeServer, servicer: FakeV2Servicer
+) -> None:
+    """Ctrl-C (KeyboardInterrupt in the main thread) during create_many: no batch is
+    started after it, those in flight finish, and the KeyboardInterrupt's cause is a
+    BulkError whose failed items are all NotSentError, ready to create again."""
+    sent = [task(f"t{i}") for i in range(200)]
+    servicer.set_faults(Faults(latency_ms=150, methods={"PostTasks"}))
+    timer = threading.Timer(0.4, _thread.interrupt_main)
+    with client(server, "ctrl-c") as c:
+        timer.start()
+        with pytest.raises(KeyboardInterrupt) as info:
+            c.create_many(sent, batch_size=10, concurrency=2)
+    timer.join()
+    report = info.value.__cause__
+    assert isinstance(report, taskgrpc.BulkError)
+    assert report.errors and report.not_sent == list(report.errors)
+    on_server = stored(servicer, "ctrl-c")
+    assert len(report.succeeded) == len(on_server) > 0
+    assert {t.id for t in report.failed_items}.isdisjoint(on_server)
+    servicer.set_faults(None)
+    with client(server, "ctrl-c") as c:
+        c.create_many(sent)
+    assert sorted(names(servicer.tasks(USER, "ctrl-c"))) == sorted(names(sent))

@@ -97,3 +97,31 @@ def test_with_content_ids_copies_only_tasks_without_ids():
     out = tg.with_content_ids([a, b])
     assert [t.id for t in out] == [tg.content_id(a), "kept"]
     assert a.id == "" and out[1] is b
+
+
+def test_with_content_ids_tells_identical_tasks_apart_by_position():
+    a = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    b = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="b")
+    out = tg.with_content_ids([a, b, a, a], salt="s")
+    assert [t.id for t in out] == [
+        tg.content_id(a, "s"),
+        tg.content_id(b, "s"),
+        tg.content_id(a, "s#1"),
+        tg.content_id(a, "s#2"),
+    ]
+    # deterministic: the same list in the same order gives the same ids
+    assert [t.id for t in tg.with_content_ids([a, b, a, a], salt="s")] == [t.id for t in out]
+
+
+def test_is_content_id_recognizes_derived_ids_and_their_repeats():
+    from taskgrpc._content import is_content_id
+
+    a = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    first, second = tg.with_content_ids([a, a], salt="x")
+    assert is_content_id(first, "x", 0)
+    assert is_content_id(second, "x", 1) and not is_content_id(second, "x", 0)
+    assert not is_content_id(first, "other", 5)
+    chosen = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    chosen.id = "my-id"
+    assert not is_content_id(chosen, "x", 5)
+    assert not is_content_id(a, "x", 5)  # no id at all
