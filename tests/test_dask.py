@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-# As in test_multiprocess.py: keep the real taskgrpc and fake_servicer ahead of the test folders
-# of the same names, here and in the worker processes (which inherit sys.path).
+# As in test_multiprocess.py: the workers import this module by name, so the repo root goes on
+# sys.path, last, behind the installed packages.
 _ROOT = str(Path(__file__).resolve().parents[1])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 distributed = pytest.importorskip("distributed")
 

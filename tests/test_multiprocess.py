@@ -20,13 +20,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-# pytest puts tests/ on sys.path for this module, and there tests/taskgrpc and tests/fake_servicer
-# (folders without __init__.py) would shadow the real packages as namespace packages when this
-# module is run alone, and in every spawned child (which inherits sys.path). The repo root first
-# keeps the real ones.
+# Spawned children unpickle this module's functions by importing the module by name
+# (tests.test_multiprocess under pytest's importlib mode), so the repo root must be on sys.path.
+# It goes last: the installed taskgrpc and fake_servicer stay ahead of the source tree.
 _ROOT = str(Path(__file__).resolve().parents[1])
-if sys.path[:1] != [_ROOT]:
-    sys.path.insert(0, _ROOT)
+if _ROOT not in sys.path:
+    sys.path.append(_ROOT)
 
 import grpc  # noqa: E402
 import pytest  # noqa: E402
