@@ -7,10 +7,13 @@ derive the same id for the same task on every run (:func:`content_id`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
+from google.protobuf.descriptor import FieldDescriptor
 
 from .builders import clone
 from .errors import ValidationError
@@ -22,14 +25,125 @@ SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id
 
 
 def _canonical(task: r.Task) -> str:
-    """The task's content (all but its id) as canonical JSON: the input of every content id."""
-    import json  # here, not at import time: most clients never derive ids
+    """The task's content (all but its id) as canonical JSON: the input of every content id.
 
+    Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
+    separators=(",", ":"))``, built field by field: each sub-message's JSON is memoized
+    by its type and serialized bytes (the tasks of one pipeline share workers, reviews
+    and concepts), and strings, bools and 32-bit integers are encoded directly.
+    """
+    parts: list[tuple[str, str]] = []
+    for field, value in task.ListFields():
+        info = _FIELDS.get(field)
+        if info is None:
+            info = _field_info(field)
+        name, key, kind = info
+        if kind == _SKIP:
+            continue
+        if kind == _ONE:
+            part = _message_json(value)
+        elif kind == _MANY:
+            part = "[" + ",".join([_message_json(m) for m in value]) + "]"
+        elif kind == _PLAIN:
+            part = _plain_json(value)
+        elif kind == _PLAINS:
+            part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
+        elif kind == _OTHER:
+            part = _scalar_json(field, value)
+        else:
+            return _slow_canonical(task)
+        parts.append((name, key + part))
+    parts.sort()
+    return "{" + ",".join([p for _, p in parts]) + "}"
+
+
+def _slow_canonical(task: r.Task) -> str:
+    """The definition of :func:`_canonical`, computed the plain way."""
     from google.protobuf import json_format
 
     body = clone(task)
     body.ClearField("id")
-    return json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
+    return _dumps(json_format.MessageToDict(body))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_SKIP, _ONE, _MANY, _PLAIN, _PLAINS, _OTHER, _SLOW = range(7)
+_FIELDS: dict[Any, tuple[str, str, int]] = {}
+#: C++ types whose JSON form json_format takes as the Python value (str(), bool(), int).
+_AS_IS = frozenset(
+    {
+        FieldDescriptor.CPPTYPE_STRING,
+        FieldDescriptor.CPPTYPE_BOOL,
+        FieldDescriptor.CPPTYPE_INT32,
+        FieldDescriptor.CPPTYPE_UINT32,
+    }
+)
+
+
+def _field_info(field: Any) -> tuple[str, str, int]:
+    """(JSON name, encoded key with its colon, kind) of a Task field, memoized."""
+    if field.name == "id":
+        kind = _SKIP
+    elif field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
+        if field.message_type.GetOptions().map_entry:
+            kind = _SLOW
+        else:
+            kind = _MANY if field.is_repeated else _ONE
+    elif field.cpp_type in _AS_IS and field.type != FieldDescriptor.TYPE_BYTES:
+        kind = _PLAINS if field.is_repeated else _PLAIN
+    else:
+        kind = _SLOW if field.is_repeated else _OTHER
+    info = (field.json_name, _dumps(field.json_name) + ":", kind)
+    _FIELDS[field] = info
+    return info
+
+
+def _plain_json(value: Any) -> str:
+    """json.dumps of a str, bool or int, as json_format hands them over."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if value is True or value is False:
+        return "true" if value else "false"
+    return int.__repr__(value)
+
+
+_PARTS: dict[tuple[str, Any], str] = {}
+_MAX_PARTS = 50_000
+
+
+def _remember(key: tuple[str, Any], part: str) -> str:
+    if len(_PARTS) >= _MAX_PARTS:
+        _PARTS.clear()
+    _PARTS[key] = part
+    return part
+
+
+def _message_json(message: Any) -> str:
+    """The canonical JSON of ``MessageToDict(message)``, memoized by the message's type and
+    deterministic bytes (which determine its JSON form)."""
+    key = (message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True))
+    part = _PARTS.get(key)
+    if part is None:
+        from google.protobuf import json_format
+
+        part = _remember(key, _dumps(json_format.MessageToDict(message)))
+    return part
+
+
+def _scalar_json(field: Any, value: Any) -> str:
+    """json_format's form of another scalar field (enum names, int64 as text, floats)."""
+    key = (field.full_name, value)
+    part = _PARTS.get(key)
+    if part is None:
+        from google.protobuf import json_format
+
+        shell = r.Task()
+        setattr(shell, field.name, value)
+        part = _remember(key, _dumps(json_format.MessageToDict(shell)[field.json_name]))
+    return part
 
 
 def _hashed(canonical: str, salt: str) -> str:
