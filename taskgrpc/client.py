@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import chain
 from types import TracebackType
 from typing import Any, TypeVar, cast
@@ -24,6 +24,9 @@ __all__ = ["TaskClient", "TaskPager"]
 
 T = TypeVar("T")
 
+#: Threads of a client's bulk pool at most; each bulk call uses up to its ``concurrency``.
+BULK_WORKERS = 64
+
 
 class TaskClient(ClientCore[grpc.Channel]):
     """A thread-safe client for Clarifai tasks over gRPC.
@@ -34,6 +37,9 @@ class TaskClient(ClientCore[grpc.Channel]):
     budget of the call, retries included) and ``retry=`` (a
     :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
     """
+
+    _pool: ThreadPoolExecutor | None = None  # the bulk workers, made on first use
+    _pool_pid = 0
 
     # --- connection -------------------------------------------------------------------
 
@@ -63,6 +69,9 @@ class TaskClient(ClientCore[grpc.Channel]):
         with self._lock:
             self._closed = True
             channel, self._channel, self._methods = self._channel, None, None
+            pool, self._pool = self._pool, None
+        if pool is not None and self._pool_pid == os.getpid():
+            pool.shutdown(wait=False)
         if channel is not None and self._given_channel is None:
             channel.close()
 
@@ -224,12 +233,25 @@ class TaskClient(ClientCore[grpc.Channel]):
         """
         return self._run(self._op_existing(task_ids, timeout, retry))
 
-    def _run_bulk(self, bulk: Bulk) -> list[Any]:
-        """Run every batch, up to ``bulk.concurrency`` at once.
+    def _bulk_pool(self) -> ThreadPoolExecutor:
+        """The client's one pool of bulk workers, made on first use (and again in a forked
+        child, where the parent's threads do not exist); ``close()`` shuts it down."""
+        with self._lock:
+            if self._closed:
+                raise NotSentError("the client is closed")
+            if self._pool is None or self._pool_pid != os.getpid():
+                self._pool = ThreadPoolExecutor(BULK_WORKERS, thread_name_prefix="taskgrpc-bulk")
+                self._pool_pid = os.getpid()
+            return self._pool
 
-        An interrupt (KeyboardInterrupt, SystemExit) stops starting batches, lets
-        those in flight finish, and is re-raised with the BulkError of every
-        unfinished item as its ``__cause__``.
+    def _run_bulk(self, bulk: Bulk) -> list[Any]:
+        """Run every batch, up to ``bulk.concurrency`` at once, on the client's pool.
+
+        A batch starts only when a slot is free, so nothing is queued that a close or
+        an interrupt would have to cancel. An interrupt (KeyboardInterrupt, SystemExit)
+        stops starting batches, lets those in flight finish, and is re-raised with the
+        BulkError of every unfinished item as its ``__cause__``. After ``close()`` no
+        batch starts: those left are NotSentError.
         """
 
         def run(index: int) -> list[Any] | Exception:
@@ -238,25 +260,14 @@ class TaskClient(ClientCore[grpc.Channel]):
             except Exception as err:  # every batch ends in the result, even on a bug
                 return err
 
-        workers = min(bulk.concurrency, len(bulk.chunks))
+        count = len(bulk.chunks)
+        workers = min(bulk.concurrency, count)
         try:
             if workers <= 1:
-                for index in range(len(bulk.chunks)):
+                for index in range(count):
                     bulk.done(index, run(index))
             else:
-                with ThreadPoolExecutor(workers, thread_name_prefix="taskgrpc-bulk") as pool:
-                    pending = {pool.submit(run, i): i for i in range(len(bulk.chunks))}
-                    try:
-                        for future in as_completed(list(pending)):
-                            bulk.done(pending.pop(future), future.result())
-                    except BaseException:
-                        for future in pending:
-                            future.cancel()
-                        wait(pending)
-                        for future, index in pending.items():
-                            if not future.cancelled():
-                                bulk.done(index, future.result())
-                        raise
+                self._run_windowed(bulk, run, workers)
         except BaseException as exc:
             bulk.interrupted(f"interrupted by {type(exc).__name__}")
             try:
@@ -264,7 +275,41 @@ class TaskClient(ClientCore[grpc.Channel]):
             except BulkError as report:
                 raise exc from report
             raise
+        bulk.interrupted("the client is closed")
         return bulk.result()
+
+    def _run_windowed(
+        self, bulk: Bulk, run: Callable[[int], list[Any] | Exception], workers: int
+    ) -> None:
+        count = len(bulk.chunks)
+        try:
+            pool: ThreadPoolExecutor | None = self._bulk_pool()
+        except NotSentError:
+            return  # closed: every batch is reported not sent
+        pending: dict[Future[list[Any] | Exception], int] = {}
+        started = 0
+        try:
+            while True:
+                while pool is not None and started < count and len(pending) < workers:
+                    if self._closed:
+                        pool = None
+                        break
+                    try:
+                        pending[pool.submit(run, started)] = started
+                    except RuntimeError:  # shut down by close()
+                        pool = None
+                        break
+                    started += 1
+                if not pending:
+                    return
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    bulk.done(pending.pop(future), future.result())
+        except BaseException:
+            wait(pending)  # the batches in flight finish
+            for future, index in pending.items():
+                bulk.done(index, future.result())
+            raise
 
     def get(
         self,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -1075,3 +1077,47 @@ def test_an_unexpected_error_in_one_batch_still_returns_the_others(client, serve
     assert [t.name for t in err.succeeded] == ["u0", "u1", "u4", "u5"]
     assert all(len(t.id) == 32 for t in err.failed_items)  # the ids they were sent with
     assert len(server.servicer.tasks(USER, APP)) == 4
+
+
+# --- one bulk pool per client ------------------------------------------------------------------
+
+
+def test_bulk_calls_share_the_clients_one_pool_and_close_shuts_it_down(make_client, server):
+    c = make_client()
+    c.create_many([build_task(CC, concepts=["c"], name=f"a{i}") for i in range(10)], batch_size=2)
+    pool = c._pool
+    assert pool is not None
+    c.update_many(c.create_many([build_task(CC, concepts=["c"], name="b")] * 6, batch_size=2))
+    assert c._pool is pool
+    c.close()
+    assert c._pool is None and pool._shutdown
+    assert len(server.servicer.tasks(USER, APP)) == 16
+
+
+def _bulk_in_a_forked_child(client, parent_pool, queue):
+    try:
+        made = client.create_many(
+            [build_task(CC, concepts=["c"], name=f"child{i}") for i in range(8)], batch_size=2
+        )
+        queue.put((len(made), client._pool is not parent_pool))
+    except BaseException as err:  # reported to the parent
+        queue.put(repr(err))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_bulk_pool(make_client, server):
+    c = make_client()
+    c.create_many([build_task(CC, concepts=["c"], name=f"p{i}") for i in range(4)], batch_size=2)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_bulk_in_a_forked_child, args=(c, c._pool, queue))
+    child.start()
+    try:
+        assert queue.get(timeout=60) == (8, True)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    # the parent's pool still works
+    assert len(c.create_many([build_task(CC, concepts=["c"], name="after")] * 4)) == 4
+    assert len(server.servicer.tasks(USER, APP)) == 16
