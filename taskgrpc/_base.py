@@ -68,7 +68,7 @@ _CLIENTS: weakref.WeakSet[ClientCore[Any]] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     # Only the forking thread survives a fork; a lock another thread held stays held.
     for client in list(_CLIENTS):
-        client._lock = threading.Lock()
+        client._lock = threading.RLock()
         if client._limiter is not None:
             client._limiter.reset_lock()
 
@@ -121,7 +121,7 @@ class ClientCore(Generic[ChannelT]):
             TaskStub(channel).methods if channel is not None else None
         )
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: close() may run in a signal handler
         self._closed = False
         _CLIENTS.add(self)
 
