@@ -29,7 +29,7 @@ from ._config import (
     check_timeout,
     from_env,
 )
-from ._content import is_content_id, with_content_ids
+from ._content import CONTENT_ID_BYTES, ContentIds, is_content_id
 from ._stub import TaskStub
 from .builders import _require_id, check_task, clone
 from .errors import ValidationError
@@ -182,23 +182,21 @@ class ClientCore(Generic[ChannelT]):
 
     def _ids(
         self, items: list[r.Task], assign: bool, salt: str
-    ) -> tuple[list[r.Task], Callable[[r.Task], bool] | None]:
-        """``items`` with content ids for those without one (when ``assign``), and the
-        test of an id derived from content: a task found under such an id exists."""
+    ) -> tuple[ContentIds | None, Callable[[r.Task], bool] | None]:
+        """The giver of content ids for ``items`` (None without ``assign``), and the test
+        of an id derived from content, under which a task found exists: an id given here,
+        or a caller's id that is the task's content id (first or a repeat)."""
         if not assign:
-            return items, None
-        given = sum(1 for t in items if t.id)
-        with_ids = with_content_ids(items, salt)
-        derived = {t.id for t, before in zip(with_ids, items, strict=True) if t is not before}
-        if len(derived) + given != len({t.id for t in with_ids}):
-            # a caller's id equal to a content id derived here: refused like a repeated id
-            check_tasks(with_ids)
+            return None, None
+        ids = ContentIds(salt)
+        derived = ids.derived
+        given = any(t.id for t in items)
         repeats = min(len(items), 1000)
 
         def ours(task: r.Task) -> bool:
-            return task.id in derived or (given > 0 and is_content_id(task, salt, repeats))
+            return task.id in derived or (given and is_content_id(task, salt, repeats))
 
-        return with_ids, ours
+        return ids, ours
 
     def _op_create(
         self,
@@ -208,8 +206,10 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> _ops.Op[list[r.Task]]:
-        check_tasks([task])
-        items, ours = self._ids([task], assign_id, id_salt)
+        items = check_tasks([task])
+        ids, ours = self._ids(items, assign_id, id_salt)
+        if ids is not None:
+            items = ids.assign(items)
         request = rq.post_tasks(self._config.uaid, items, check=False)
         return _ops.create(request, self._budget(timeout, retry), ours)
 
@@ -230,9 +230,11 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        """Check every task and give ids before anything is sent; batches split by count
-        and bytes, and a refused batch is narrowed down to its bad items."""
-        items, ours = self._ids(check_tasks(tasks), assign_ids, id_salt)
+        """Check every task before anything is sent; batches split by count and bytes
+        (counting the id each task will get), each batch's tasks given their content ids
+        when it starts, and a refused batch narrowed down to its bad items."""
+        items = check_tasks(tasks)
+        ids, ours = self._ids(items, assign_ids, id_salt)
         max_bytes = self._max_bytes(max_request_bytes)
         self._budget(timeout, retry)
         uaid = self._config.uaid
@@ -248,11 +250,12 @@ class ClientCore(Generic[ChannelT]):
             concurrency,
             op,
             progress,
-            sizes=[t.ByteSize() for t in items],
+            sizes=[t.ByteSize() + (0 if t.id or ids is None else CONTENT_ID_BYTES) for t in items],
             max_bytes=max_bytes,
             header=rq.post_tasks(uaid, [], check=False).ByteSize(),
             narrow=True,
             creates=True,
+            prepare=None if ids is None else ids.assign,
         )
 
     def _bulk_update(

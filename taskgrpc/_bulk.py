@@ -8,6 +8,7 @@ they interrupted with :meth:`Bulk.interrupted`, and finally call :meth:`Bulk.res
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -75,6 +76,10 @@ class Bulk:
     ValidationError naming its size and is never sent; the others are sent.
     ``narrow`` splits a refused batch (see :func:`taskgrpc._ops.narrowed`).
     ``creates`` makes an interrupted batch that was sent an OutcomeUnknownError.
+    ``prepare(items)`` replaces a batch's items (with copies that carry their ids) when
+    the batch starts, batch after batch in input order, so the work overlaps with the
+    batches in flight; the items of batches that never start are prepared too, so every
+    item of the result or the BulkError is as it was or would have been sent.
     """
 
     def __init__(
@@ -91,6 +96,7 @@ class Bulk:
         header: int = 0,
         narrow: bool = False,
         creates: bool = False,
+        prepare: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         size = positive_int(batch_size, "batch_size")
         self.concurrency = positive_int(concurrency, "concurrency")
@@ -111,6 +117,10 @@ class Bulk:
         self.sent = [False] * len(self.chunks)
         self._ended = [False] * len(self.chunks)
         self._make_op = make_op
+        self._prepare = prepare
+        self._prepared = 0  # batches whose items are prepared
+        self._prepare_lock = threading.Lock()
+        self._too_big = too_big
         self._narrow = narrow
         self._creates = creates
         self._progress = progress
@@ -118,10 +128,26 @@ class Bulk:
 
     def op(self, index: int) -> _ops.Op[list[Any]]:
         """Batch ``index``'s operation: one outcome per item (a result or its error)."""
+        self._prepare_through(index)
         items = [self.items[i] for i in self.chunks[index]]
         if self._narrow:
             return _ops.narrowed(self._make_op, items)
         return self._whole(items)
+
+    def _prepare_through(self, index: int) -> None:
+        """Prepare the items of every batch up to ``index``, in order, once."""
+        if self._prepare is None or self._prepared > index:
+            return
+        with self._prepare_lock:
+            while self._prepared <= index:
+                # after the batches, the items too big to send (no content shared with them)
+                chunk = self.chunks[self._prepared] if self._prepared < len(self.chunks) else []
+                if self._prepared == len(self.chunks):
+                    chunk = self._too_big
+                prepared = self._prepare([self.items[i] for i in chunk])
+                for i, item in zip(chunk, prepared, strict=True):
+                    self.items[i] = item
+                self._prepared += 1
 
     def _whole(self, items: list[Any]) -> _ops.Op[list[Any]]:
         try:
@@ -193,6 +219,7 @@ class Bulk:
 
     def result(self) -> list[Any]:
         """Every result in input order, or BulkError naming each failed item."""
+        self._prepare_through(len(self.chunks))
         for index, chunk in enumerate(self.chunks):
             if not self._ended[index]:
                 self._failed.update((i, NotSentError("not attempted")) for i in chunk)

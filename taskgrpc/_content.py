@@ -181,20 +181,40 @@ def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
     always get the same ids, and identical tasks in one list stay distinct.
     Tasks that have an id are passed through unchanged (not copied).
     """
-    if not isinstance(salt, str):
-        raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
-    out = []
-    seen: dict[str, int] = {}
-    for task in tasks:
-        if not task.id:
-            canonical = _canonical(task)
-            k = seen.get(canonical, 0)
-            seen[canonical] = k + 1
-            copy = clone(task)
-            copy.id = _hashed(canonical, repeat_salt(salt, k))
-            task = copy
-        out.append(task)
-    return out
+    return ContentIds(salt).assign(tasks)
+
+
+#: Bytes a 32-hex id adds to a serialized Task: field 1's tag, its length, 32 characters.
+CONTENT_ID_BYTES = 34
+
+
+class ContentIds:
+    """:func:`with_content_ids` over a list given in consecutive parts: ``assign`` on each
+    part in order gives the same ids as one call on the whole list. ``derived`` holds
+    every id given so far. Not thread-safe: the caller serializes the calls."""
+
+    def __init__(self, salt: str = "") -> None:
+        if not isinstance(salt, str):
+            raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
+        self.salt = salt
+        self.derived: set[str] = set()
+        self._seen: dict[str, int] = {}
+
+    def assign(self, tasks: Iterable[r.Task]) -> list[r.Task]:
+        """The next ``tasks``, each one without an id replaced by a copy with its id."""
+        out = []
+        seen = self._seen
+        for task in tasks:
+            if not task.id:
+                canonical = _canonical(task)
+                k = seen.get(canonical, 0)
+                seen[canonical] = k + 1
+                copy = clone(task)
+                copy.id = _hashed(canonical, repeat_salt(self.salt, k))
+                self.derived.add(copy.id)
+                task = copy
+            out.append(task)
+        return out
 
 
 def is_content_id(task: r.Task, salt: str, repeats: int) -> bool:

@@ -211,3 +211,23 @@ def struct_task():
     t.metadata.CopyFrom(struct_pb2.Struct())
     t.metadata.update({"n": 1.5, "deep": {"list": [1, "two", None, True]}, "é": "ü"})
     return t
+
+
+def test_content_id_bytes_is_what_an_id_adds_to_a_task():
+    from taskgrpc._content import CONTENT_ID_BYTES
+
+    task = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    [with_id] = tg.with_content_ids([task])
+    assert with_id.ByteSize() - task.ByteSize() == CONTENT_ID_BYTES
+
+
+def test_content_ids_given_in_parts_are_those_of_the_whole_list():
+    from taskgrpc._content import ContentIds
+
+    a = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="a")
+    b = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="b")
+    tasks = [a, b, a, a, b, a]
+    giver = ContentIds("s")
+    parts = giver.assign(tasks[:2]) + giver.assign(tasks[2:5]) + giver.assign(tasks[5:])
+    assert [t.id for t in parts] == [t.id for t in tg.with_content_ids(tasks, "s")]
+    assert giver.derived == {t.id for t in parts}
