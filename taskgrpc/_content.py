@@ -28,10 +28,41 @@ def _canonical(task: r.Task) -> str:
     """The task's content (all but its id) as canonical JSON: the input of every content id.
 
     Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
-    separators=(",", ":"))``, built field by field: each sub-message's JSON is memoized
-    by its type and serialized bytes (the tasks of one pipeline share workers, reviews
-    and concepts), and strings, bools and 32-bit integers are encoded directly.
+    separators=(",", ":"))``, built in parts. The plain fields (strings, bools, 32-bit
+    integers: names and descriptions, which differ from task to task) are encoded
+    directly; the JSON parts of all the rest are memoized by the rest's serialized bytes
+    (the tasks of one pipeline share type, workers, review, source and concepts).
     """
+    plain_fields = _PLAIN_FIELDS or _plain_fields()
+    rest = clone(task)
+    rest.ClearField("id")
+    plain: list[tuple[str, str]] = []
+    for name, json_name, key, many in plain_fields:
+        value = getattr(task, name)
+        if value:
+            if many:
+                part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
+            else:
+                part = _plain_json(value)
+            plain.append((json_name, key + part))
+            rest.ClearField(name)  # type: ignore[arg-type]
+    memo = rest.SerializeToString(deterministic=True)
+    parts = _RESTS.get(memo)
+    if parts is None:
+        parts = _parts(rest)
+        if parts is None:
+            return _slow_canonical(task)
+        if len(_RESTS) >= _MAX_PARTS:
+            _RESTS.clear()
+        _RESTS[memo] = parts
+    if plain:
+        parts = sorted(parts + plain)
+    return "{" + ",".join([p for _, p in parts]) + "}"
+
+
+def _parts(task: r.Task) -> list[tuple[str, str]] | None:
+    """(JSON name, ``"name":value``) of each field of ``task``, sorted; None if a field
+    needs the plain json_format way (a map or a repeated non-plain scalar)."""
     parts: list[tuple[str, str]] = []
     for field, value in task.ListFields():
         info = _FIELDS.get(field)
@@ -51,10 +82,24 @@ def _canonical(task: r.Task) -> str:
         elif kind == _OTHER:
             part = _scalar_json(field, value)
         else:
-            return _slow_canonical(task)
+            return None
         parts.append((name, key + part))
     parts.sort()
-    return "{" + ",".join([p for _, p in parts]) + "}"
+    return parts
+
+
+_PLAIN_FIELDS: list[tuple[str, str, str, bool]] = []
+_RESTS: dict[bytes, list[tuple[str, str]]] = {}
+
+
+def _plain_fields() -> list[tuple[str, str, str, bool]]:
+    """Task's plain fields without presence (set exactly when truthy): (name, JSON name,
+    encoded key, repeated)."""
+    for field in r.Task.DESCRIPTOR.fields:
+        name, key, kind = _field_info(field)
+        if kind in (_PLAIN, _PLAINS) and (kind == _PLAINS or not field.has_presence):
+            _PLAIN_FIELDS.append((field.name, name, key, kind == _PLAINS))
+    return _PLAIN_FIELDS
 
 
 def _slow_canonical(task: r.Task) -> str:
