@@ -177,6 +177,12 @@ class Bulk:
                 wrapped.__cause__ = outcome
                 outcome = wrapped
             outcome = [outcome] * len(chunk)
+        elif len(outcome) != len(chunk):
+            mismatch = TaskgrpcError(
+                f"{self.operation}: the answer had {len(outcome)} result(s) "
+                f"for {len(chunk)} item(s)"
+            )
+            outcome = [mismatch] * len(chunk)
         for i, got in zip(chunk, outcome, strict=True):
             if isinstance(got, TaskgrpcError):
                 self._failed[i] = got
