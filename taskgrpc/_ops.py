@@ -115,14 +115,21 @@ def _client_deadline(method: str) -> DeadlineExceededError:
 def send(method: str, request: Any, budget: Budget, attempt: int) -> Op[Any]:
     """One attempt: rate limit, send, and raise the body status if it is not SUCCESS.
 
-    A token the attempt cannot use before its deadline is never taken, and one
-    taken is given back if the attempt is abandoned while it waits (a cancel,
+    A token the attempt cannot use before its deadline is never taken: the attempt
+    waits out its budget and fails with DeadlineExceededError (``sent`` False). A
+    token taken is given back if the attempt is abandoned while it waits (a cancel,
     an interrupt, the generator closed).
     """
     limiter = budget.limiter
     if limiter is not None:
         wait = limiter.reserve(budget.deadline)
         if wait is None:
+            # No token can be had before the deadline: take none, and wait out the budget
+            # like any timeout (a caller that retries at once would only spin).
+            assert budget.deadline is not None
+            left = budget.deadline - time.monotonic()
+            if left > 0:
+                yield Sleep(left)
             raise _client_deadline(method)
         if wait > 0:
             try:

@@ -568,4 +568,3 @@ def simple_hand_task() -> r.Task:
         input_source=SRC(type=SRC.ALL_INPUTS),
         review=REV(strategy=REV.NONE),
     )
-

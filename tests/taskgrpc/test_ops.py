@@ -230,8 +230,10 @@ def test_rate_limit_wait_past_the_deadline_sends_nothing(clock):
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.DeadlineExceededError) as info:
         driver.run(_ops.get(get_request(), budget(timeout=1.0, limiter=limiter)))
-    # no call, and no pointless sleep either: the wait alone would outlast the budget
-    assert driver.shape() == []
+    # no call and no token: the wait alone would outlast the budget, so the call waits
+    # out its budget (a caller retrying at once would only spin) and fails
+    assert driver.shape() == [("Sleep", 1.0)]
+    assert limiter.reserved == 0
     assert info.value.sent is False
     assert info.value.method == "GetTask"
 
@@ -527,7 +529,7 @@ def test_create_deadline_before_anything_was_sent_is_not_an_unknown_outcome(cloc
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.TaskgrpcError) as info:
         driver.run(_ops.create(post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter)))
-    assert driver.shape() == []
+    assert driver.shape() == [("Sleep", 1.0)]
     assert type(info.value) is e.DeadlineExceededError
 
 
