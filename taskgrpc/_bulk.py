@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
@@ -217,6 +217,16 @@ class Bulk:
                     error = cause
             self._failed.update((i, error) for i in chunk)
             self._ended[index] = True
+
+    def reraise(self, exc: BaseException, why: str) -> NoReturn:
+        """Re-raise ``exc`` (a cancel, an interrupt) once every unfinished batch is marked
+        :meth:`interrupted`, with the BulkError of every failed item as its ``__cause__``."""
+        self.interrupted(why)
+        try:
+            self.result()
+        except BulkError as report:
+            raise exc from report
+        raise exc
 
     def _method(self) -> str:
         return {"create_many": "PostTasks", "update_many": "PatchTasks"}.get(

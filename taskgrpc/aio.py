@@ -23,7 +23,7 @@ from . import _ops
 from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
 from ._config import open_channel
 from ._stub import TaskStub
-from .errors import BulkError, NotSentError, TransportError, transport_error
+from .errors import NotSentError, TransportError, transport_error
 from .retry import DEFAULT
 
 __all__ = ["AsyncTaskClient", "AsyncTaskPager"]
@@ -170,12 +170,7 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            bulk.interrupted(f"cancelled ({type(exc).__name__})")
-            try:
-                bulk.result()
-            except BulkError as report:
-                raise exc from report
-            raise
+            bulk.reraise(exc, f"cancelled ({type(exc).__name__})")
         return bulk.result()
 
     # --- verbs ------------------------------------------------------------------------

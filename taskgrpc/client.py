@@ -17,7 +17,7 @@ from . import _ops
 from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
 from ._config import open_channel
 from ._stub import TaskStub
-from .errors import BulkError, NotSentError, transport_error
+from .errors import NotSentError, transport_error
 from .retry import DEFAULT
 
 __all__ = ["TaskClient", "TaskPager"]
@@ -269,12 +269,7 @@ class TaskClient(ClientCore[grpc.Channel]):
             else:
                 self._run_windowed(bulk, run, workers)
         except BaseException as exc:
-            bulk.interrupted(f"interrupted by {type(exc).__name__}")
-            try:
-                bulk.result()
-            except BulkError as report:
-                raise exc from report
-            raise
+            bulk.reraise(exc, f"interrupted by {type(exc).__name__}")
         bulk.interrupted("the client is closed")
         return bulk.result()
 
