@@ -13,6 +13,8 @@ import math
 import threading
 import time
 from collections import Counter
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
@@ -118,6 +120,22 @@ def _with_id(t: r.Task, task_id: str) -> r.Task:
 # --- 3. cancel and close are honest -----------------------------------------------------------
 
 
+async def cancel_after(
+    servicer: FakeV2Servicer, posts: int, create: Coroutine[Any, Any, Any]
+) -> taskgrpc.BulkError:
+    """Run ``create``, cancel it once ``posts`` PostTasks calls arrived, and return the
+    BulkError that the CancelledError carries as its cause."""
+    call = asyncio.ensure_future(create)
+    while servicer.calls["PostTasks"] < posts:
+        await asyncio.sleep(0.01)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError) as info:
+        await call
+    report = info.value.__cause__
+    assert isinstance(report, taskgrpc.BulkError)
+    return report
+
+
 def test_cancelled_async_create_many_reports_each_batch_and_a_rerun_finishes_exactly_once(
     server: FakeServer, servicer: FakeV2Servicer
 ) -> None:
@@ -128,21 +146,12 @@ def test_cancelled_async_create_many_reports_each_batch_and_a_rerun_finishes_exa
     sent = [task(f"t{i}") for i in range(2000)]
     servicer.set_faults(Faults(latency_ms=150, methods={"PostTasks"}))
 
-    async def cancel_midway() -> BaseException:
+    async def cancel_midway() -> taskgrpc.BulkError:
         async with aclient(server, "cancel") as c:
-            call = asyncio.ensure_future(c.create_many(sent, batch_size=64, concurrency=4))
-            while servicer.calls["PostTasks"] < 6:
-                await asyncio.sleep(0.01)
-            call.cancel()
-            try:
-                await call
-            except asyncio.CancelledError as exc:
-                return exc
-            raise AssertionError("not cancelled")
+            create = c.create_many(sent, batch_size=64, concurrency=4)
+            return await cancel_after(servicer, 6, create)
 
-    cancelled = asyncio.run(cancel_midway())
-    report = cancelled.__cause__
-    assert isinstance(report, taskgrpc.BulkError)
+    report = asyncio.run(cancel_midway())
     kinds = Counter(type(e).__name__ for e in report.errors.values())
     assert set(kinds) <= {"OutcomeUnknownError", "NotSentError"}, kinds
     assert kinds["OutcomeUnknownError"] > 0 and kinds["NotSentError"] > 0
@@ -179,14 +188,8 @@ def test_retrying_failed_items_after_a_cancel_completes_the_work(
 
     async def go() -> None:
         async with aclient(server, "retry") as c:
-            call = asyncio.ensure_future(c.create_many(sent, batch_size=16, concurrency=2))
-            while servicer.calls["PostTasks"] < 3:
-                await asyncio.sleep(0.01)
-            call.cancel()
-            with pytest.raises(asyncio.CancelledError) as info:
-                await call
-            report = info.value.__cause__
-            assert isinstance(report, taskgrpc.BulkError)
+            create = c.create_many(sent, batch_size=16, concurrency=2)
+            report = await cancel_after(servicer, 3, create)
             servicer.set_faults(None)
             await c.create_many(report.failed_items)
 
