@@ -32,11 +32,11 @@ T = TypeVar("T")
 
 
 def _task_cancelling() -> bool:
-    """Whether the current task is being cancelled (always assumed so before Python 3.11,
-    which cannot tell)."""
+    """Whether the current task is being cancelled. Before Python 3.11 it cannot tell, and
+    says no: a call cancelled while the client is closed is then taken for the close."""
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)
-    return cancelling is None or bool(cancelling())
+    return cancelling is not None and bool(cancelling())
 
 
 def _closed_in_flight(method: str) -> TransportError:
