@@ -401,3 +401,22 @@ def test_sync_interrupt_lets_batches_in_flight_finish_and_reports_the_rest_not_s
     with client(server, "ctrl-c") as c:
         c.create_many(sent)
     assert sorted(names(servicer.tasks(USER, "ctrl-c"))) == sorted(names(sent))
+
+
+def test_an_asyncio_timeout_over_create_many_carries_the_report(
+    server: FakeServer, servicer: FakeV2Servicer
+) -> None:
+    servicer.set_faults(Faults(latency_ms=200, methods={"PostTasks"}))
+
+    async def go() -> taskgrpc.BulkError:
+        async with aclient(server, "timeout") as c:
+            sent = [task(f"t{i}") for i in range(100)]
+            with pytest.raises(TimeoutError) as info:
+                async with asyncio.timeout(0.3):
+                    await c.create_many(sent, batch_size=10, concurrency=2)
+            report = info.value.__cause__.__cause__
+            assert isinstance(report, taskgrpc.BulkError)
+            return report
+
+    report = asyncio.run(go())
+    assert report.not_sent and len(report.errors) > len(report.not_sent)
