@@ -10,6 +10,7 @@ from __future__ import annotations
 import _thread
 import asyncio
 import math
+import sys
 import threading
 import time
 from collections import Counter
@@ -403,6 +404,7 @@ def test_sync_interrupt_lets_batches_in_flight_finish_and_reports_the_rest_not_s
     assert sorted(names(servicer.tasks(USER, "ctrl-c"))) == sorted(names(sent))
 
 
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="asyncio.timeout is new in Python 3.11")
 def test_an_asyncio_timeout_over_create_many_carries_the_report(
     server: FakeServer, servicer: FakeV2Servicer
 ) -> None:
