@@ -281,17 +281,28 @@ def test_a_thousand_tasks_of_43_kb_are_all_created_with_the_default_budget(
     assert largest <= 3 * 1024 * 1024
 
 
+@pytest.mark.parametrize("sync", [True, False], ids=["sync", "async"])
 def test_every_request_fits_the_budget_and_a_task_too_big_fails_alone(
-    server: FakeServer, servicer: FakeV2Servicer
+    server: FakeServer, servicer: FakeV2Servicer, sync: bool
 ) -> None:
     sent = [big(f"b{i}", 3000) for i in range(30)]
     sent[7] = big("huge", 20_000)
-    with (
-        client(server, "budget", max_request_bytes=16_000) as c,
-        pytest.raises(taskgrpc.BulkError) as info,
-    ):
-        c.create_many(sent, batch_size=100)
-    report = info.value
+
+    async def run_async() -> taskgrpc.BulkError:
+        async with aclient(server, "budget", max_request_bytes=16_000) as c:
+            with pytest.raises(taskgrpc.BulkError) as info:
+                await c.create_many(sent, batch_size=100)
+            return info.value
+
+    if sync:
+        with (
+            client(server, "budget", max_request_bytes=16_000) as c,
+            pytest.raises(taskgrpc.BulkError) as info,
+        ):
+            c.create_many(sent, batch_size=100)
+        report = info.value
+    else:
+        report = asyncio.run(run_async())
     assert list(report.errors) == [7]
     error = report.errors[7]
     assert isinstance(error, taskgrpc.ValidationError)
