@@ -31,6 +31,7 @@ from ._config import (
 )
 from ._content import CONTENT_ID_BYTES, ContentIds, is_content_id
 from ._stub import TaskStub
+from ._validate import not_a_string
 from .builders import _require_id, check_task, clone
 from .errors import ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
@@ -45,7 +46,7 @@ def check_tasks(
 ) -> list[r.Task]:
     """``tasks`` as a list, each checked (naming its index), and with ``unique`` no id
     given twice."""
-    items = list(tasks)
+    items = not_a_string(tasks, "tasks", none_is_empty=False)
     seen: set[str] = set()
     for i, task in enumerate(items):
         try:
@@ -299,9 +300,7 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        if isinstance(task_ids, str):
-            raise ValidationError("task_ids must be a list of ids, not a single string")
-        items = list(task_ids)
+        items = not_a_string(task_ids, "task_ids", none_is_empty=False)
         if items:
             rq.delete_tasks(self._config.uaid, items)  # validates every id
         self._budget(timeout, retry)
@@ -325,9 +324,10 @@ class ClientCore(Generic[ChannelT]):
     def _op_existing(
         self, task_ids: Iterable[str], timeout: float | None, retry: RetryArg
     ) -> _ops.Op[dict[str, r.Task]]:
-        if isinstance(task_ids, str):
-            raise ValidationError("task_ids must be a list of ids, not a single string")
-        ids = [_require_id(t, f"task_ids[{i}]") for i, t in enumerate(task_ids)]
+        ids = [
+            _require_id(t, f"task_ids[{i}]")
+            for i, t in enumerate(not_a_string(task_ids, "task_ids", none_is_empty=False))
+        ]
         return _ops.existing(ids, self._budget(timeout, retry))
 
     def _op_update(
@@ -351,12 +351,16 @@ class ClientCore(Generic[ChannelT]):
     def _list_pages(
         self,
         *,
-        worker_user_ids: Iterable[str],
-        review_user_ids: Iterable[str],
-        ids: Iterable[str],
+        worker_user_ids: Iterable[str] | None,
+        review_user_ids: Iterable[str] | None,
+        ids: Iterable[str] | None,
         input_source_type: int | str | None,
-        input_source_ids: Iterable[str],
-        additional_fields: Iterable[str],
+        input_source_ids: Iterable[str] | None,
+        additional_fields: Iterable[str] | None,
+        label_order_ids: Iterable[str] | None,
+        including_label_order_tasks: bool,
+        worker_model_ids: Iterable[str] | None,
+        worker_workflow_ids: Iterable[str] | None,
         per_page: int,
         timeout: float | None,
         retry: RetryArg,
@@ -371,6 +375,10 @@ class ClientCore(Generic[ChannelT]):
             input_source_type=input_source_type,
             input_source_ids=input_source_ids,
             additional_fields=additional_fields,
+            label_order_ids=label_order_ids,
+            including_label_order_tasks=including_label_order_tasks,
+            worker_model_ids=worker_model_ids,
+            worker_workflow_ids=worker_workflow_ids,
         )
         self._budget(timeout, retry)  # validate timeout and retry now
         return PageSource(first, lambda: self._budget(timeout, retry))

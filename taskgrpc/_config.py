@@ -41,8 +41,41 @@ ENV_APP = "CLARIFAI_APP_ID"
 ENV_BASE = "CLARIFAI_GRPC_BASE"
 
 
+#: The constructor arguments, for the class docstrings of both clients (CHANNEL is replaced by
+#: the channel class each takes).
+CLIENT_ARGUMENTS_DOC = """
+Arguments (all keyword-only):
+
+- ``pat``: the Personal Access Token, sent as ``authorization: Key <pat>``;
+  printable ASCII, never shown in reprs, logs or errors.
+- ``user_id``, ``app_id``: the app every request addresses (``user_app_id``).
+- ``target``: ``host`` or ``host:port`` (port 443 by default); default
+  ``api.clarifai.com:443``.
+- ``secure``: TLS (default ``True``); ``False`` for a plaintext server such
+  as the fake.
+- ``channel``: a CHANNEL of your own to use instead (never closed by
+  the client); ``target`` and ``secure`` are then ignored.
+- ``timeout``: the default time budget of each call in seconds, retries
+  included (default 30; ``None``, ``math.inf`` or 1e9 or more for none).
+- ``retry``: the default :class:`~taskgrpc.RetryPolicy`, or ``None`` for no
+  retries (default: ``RetryPolicy()``).
+- ``max_rps``: a client-wide cap on requests per second (default: none).
+- ``max_request_bytes``: the byte budget of one ``create_many`` or
+  ``update_many`` request (default 3 MiB, under gRPC's 4 MiB).
+- ``allow_insecure``: allow ``secure=False`` to a non-loopback host, which
+  sends the PAT in clear text (default ``False``).
+
+``from_env()`` reads ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
+``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``. Bad arguments raise
+:class:`~taskgrpc.ValidationError`.
+
+"""
+
+
 def normalize_target(base: str) -> str:
     """``host`` or ``host:port`` (IPv6 in brackets) to ``host:port``, 443 by default."""
+    if not isinstance(base, str):
+        raise ValidationError(f"target must be a string (host or host:port), got {base!r}")
     base = base.strip()
     if not base:
         raise ValidationError("target must not be empty")
@@ -80,6 +113,22 @@ def open_channel(config: ClientConfig, grpc_module: Any) -> Any:
             config.target, grpc.ssl_channel_credentials(), options=CHANNEL_OPTIONS
         )
     return grpc_module.insecure_channel(config.target, options=CHANNEL_OPTIONS)
+
+
+def check_pat(pat: object) -> str:
+    """``pat`` if it can be sent as the ``authorization`` header value.
+
+    gRPC accepts only printable ASCII (0x20-0x7E) in a text metadata value; anything
+    else would fail at call time with a raw grpc error. The message never shows the PAT.
+    """
+    if not isinstance(pat, str) or not pat.strip():
+        raise ValidationError("pat must be a non-empty string")
+    if not pat.isascii() or not pat.isprintable():
+        raise ValidationError(
+            "pat must be printable ASCII (gRPC refuses other characters in a header value); "
+            "check for a stray line break, tab or non-ASCII character"
+        )
+    return pat
 
 
 def check_timeout(timeout: float | None) -> float | None:
@@ -145,10 +194,7 @@ class ClientConfig:
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         has_channel: bool = False,
     ) -> None:
-        if not isinstance(pat, str) or not pat.strip():
-            raise ValidationError("pat must be a non-empty string")
-        if any(c in pat for c in "\r\n\0"):
-            raise ValidationError("pat must not contain line breaks or NUL characters")
+        check_pat(pat)
         self.uaid = rq.user_app_id(user_id, app_id)
         self.pat = pat
         self.user_id = user_id

@@ -28,6 +28,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from . import requests as rq
 from ._config import deadline_of
 from ._content import same_task
+from ._methods import DELETE_TASKS, GET_TASK, LIST_TASKS, PATCH_TASKS, POST_TASKS
 from .errors import (
     ConflictError,
     DeadlineExceededError,
@@ -212,24 +213,24 @@ def rpc(method: str, request: Any, budget: Budget) -> Op[Any]:
 
 
 def get(request: s.GetTaskRequest, budget: Budget) -> Op[r.Task]:
-    response = yield from rpc("GetTask", request, budget)
+    response = yield from rpc(GET_TASK.name, request, budget)
     return response.task  # type: ignore[no-any-return]
 
 
 def list_page(request: s.ListTasksRequest, budget: Budget) -> Op[Sequence[r.Task]]:
     """One page's tasks: the response's own repeated field, not a copy."""
-    response = yield from rpc("ListTasks", request, budget)
+    response = yield from rpc(LIST_TASKS.name, request, budget)
     return response.tasks  # type: ignore[no-any-return]
 
 
 def patch(request: s.PatchTasksRequest, budget: Budget) -> Op[list[r.Task]]:
-    response = yield from rpc("PatchTasks", request, budget)
+    response = yield from rpc(PATCH_TASKS.name, request, budget)
     return list(response.tasks)
 
 
 def delete(request: s.DeleteTasksRequest, budget: Budget) -> Op[list[str]]:
     """Delete, then return the ids sent (a bulk delete's per-item results)."""
-    yield from rpc("DeleteTasks", request, budget)
+    yield from rpc(DELETE_TASKS.name, request, budget)
     return list(request.ids)
 
 
@@ -302,7 +303,7 @@ def create(
                 break
             request = rq.post_tasks(budget.uaid, pending, check=False)
         try:
-            response = yield from send("PostTasks", request, budget, attempt)
+            response = yield from send(POST_TASKS.name, request, budget, attempt)
         except TaskgrpcError as err:
             if isinstance(err, NotSentError):
                 if settle:
@@ -322,7 +323,7 @@ def create(
             elif kind is Transience.PERMANENT and not (settle and isinstance(err, ConflictError)):
                 raise
             try:
-                yield from backoff(err, "PostTasks", attempt, budget)
+                yield from backoff(err, POST_TASKS.name, attempt, budget)
             except TaskgrpcError:
                 if settle:  # out of attempts, or else out of time
                     policy = budget.policy
@@ -426,7 +427,7 @@ def _foreign_conflict(task_id: str) -> ConflictError:
             f"task id {task_id!r} is taken by a task with other content; "
             "it was not created by this call"
         ),
-        method="PostTasks",
+        method=POST_TASKS.name,
     )
 
 
@@ -437,5 +438,5 @@ def _incomplete_answer(sent: int, got: int) -> ServerError:
             f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent, "
             "not matching the ids sent"
         ),
-        method="PostTasks",
+        method=POST_TASKS.name,
     )

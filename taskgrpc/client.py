@@ -13,14 +13,17 @@ from typing import Any, TypeVar, cast
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
+from . import _lifecycle as lc
 from . import _ops
 from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._config import open_channel
+from ._config import CLIENT_ARGUMENTS_DOC, open_channel
+from ._lifecycle import AnnotationPages, Progress
+from ._lifecycle_requests import AssignmentsArg
 from ._stub import TaskStub
 from .errors import NotSentError, transport_error
 from .retry import DEFAULT
 
-__all__ = ["TaskClient", "TaskPager"]
+__all__ = ["AnnotationPager", "TaskClient", "TaskPager"]
 
 T = TypeVar("T")
 
@@ -29,14 +32,14 @@ BULK_WORKERS = 64
 
 
 class TaskClient(ClientCore[grpc.Channel]):
-    """A thread-safe client for Clarifai tasks over gRPC.
+    __doc__ = """A thread-safe client for Clarifai tasks over gRPC.
 
-    Share one per process. It opens its channel lazily, on first use, and again
-    in a child process after ``fork``. With ``channel=`` it uses the caller's
-    channel and never closes it. Every call accepts ``timeout=`` (the total
-    budget of the call, retries included) and ``retry=`` (a
-    :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
-    """
+Share one per process. It opens its channel lazily, on first use, and again
+in a child process after ``fork``. With ``channel=`` it uses the caller's
+channel and never closes it. Every call accepts ``timeout=`` (the total
+budget of the call, retries included) and ``retry=`` (a
+:class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
+""" + CLIENT_ARGUMENTS_DOC.replace("CHANNEL", "``grpc.Channel``")
 
     _pool: ThreadPoolExecutor | None = None  # the bulk workers, made on first use
     _pool_pid = 0
@@ -113,7 +116,9 @@ class TaskClient(ClientCore[grpc.Channel]):
                             action.request, timeout=action.timeout, metadata=metadata
                         )
                     except grpc.RpcError as exc:
-                        action = op.throw(transport_error(exc, action.method, secret))
+                        action = op.throw(
+                            transport_error(exc, action.method, secret, self._config.secure)
+                        )
                     except ValueError:  # "Cannot invoke RPC on closed channel!"
                         if not self._closed:
                             raise
@@ -321,18 +326,29 @@ class TaskClient(ClientCore[grpc.Channel]):
     def list(
         self,
         *,
-        worker_user_ids: Iterable[str] = (),
-        review_user_ids: Iterable[str] = (),
-        ids: Iterable[str] = (),
+        worker_user_ids: Iterable[str] | None = (),
+        review_user_ids: Iterable[str] | None = (),
+        ids: Iterable[str] | None = (),
         input_source_type: int | str | None = None,
-        input_source_ids: Iterable[str] = (),
-        additional_fields: Iterable[str] = (),
+        input_source_ids: Iterable[str] | None = (),
+        additional_fields: Iterable[str] | None = (),
+        label_order_ids: Iterable[str] | None = (),
+        including_label_order_tasks: bool = False,
+        worker_model_ids: Iterable[str] | None = (),
+        worker_workflow_ids: Iterable[str] | None = (),
         per_page: int = 128,
         prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> TaskPager:
         """A lazy pager over every matching task, newest first.
+
+        Every filter may be ``None`` or empty (no filter); filters combine with
+        AND, and the ids within one filter with OR. Workers are matched by user
+        (``worker_user_ids``), model (``worker_model_ids``) or workflow
+        (``worker_workflow_ids``), all sent as ListTasks ``worker_ids``. Tasks
+        of a label order are listed only with ``including_label_order_tasks``
+        or ``label_order_ids``.
 
         Nothing is sent until it is iterated; a short page ends it.
         ``prefetch`` fetches the next page while the current one is consumed.
@@ -345,6 +361,10 @@ class TaskClient(ClientCore[grpc.Channel]):
             input_source_type=input_source_type,
             input_source_ids=input_source_ids,
             additional_fields=additional_fields,
+            label_order_ids=label_order_ids,
+            including_label_order_tasks=including_label_order_tasks,
+            worker_model_ids=worker_model_ids,
+            worker_workflow_ids=worker_workflow_ids,
             per_page=per_page,
             timeout=timeout,
             retry=retry,
@@ -373,6 +393,145 @@ class TaskClient(ClientCore[grpc.Channel]):
     ) -> None:
         """Delete the tasks with these ids (one request); unknown ids are ignored."""
         self._run(self._op_delete(task_ids, timeout, retry))
+
+    # --- the labeling lifecycle (see docs/lifecycle.md) ------------------------------
+
+    def start_labeling(
+        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> lc.Assignments:
+        """PutTaskAssignments LABEL_START, as the PAT's user: the caller's unsubmitted batch
+        if there is one, else the next batch (up to 10 inputs); ``[]`` when none is left."""
+        return self._run(lc.op_put(self, task_id, "LABEL_START", timeout, retry))
+
+    def annotate(
+        self,
+        task_id: str,
+        annotations: Iterable[r.Annotation],
+        *,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> lc.Annotations:
+        """PostAnnotations: copies of ``annotations`` with ``task_id`` set; the stored ones.
+
+        Each annotation without an id gets one before the first attempt, derived
+        from its content and keyed with the PAT, so an unknown outcome is settled
+        by a lookup and running the same work again returns what exists: never a
+        duplicate annotation. See :func:`taskgrpc.annotation`.
+        """
+        return self._run(lc.op_annotate(self, task_id, annotations, timeout, retry))
+
+    def submit(
+        self,
+        task_id: str,
+        assignments: AssignmentsArg,
+        *,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> lc.Assignments:
+        """LABEL_SUBMIT the assignments (messages or ids); an empty list sends nothing."""
+        return self._run(lc.op_submit(self, task_id, assignments, timeout, retry))
+
+    def start_review(
+        self,
+        task_id: str,
+        *,
+        workers: Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> lc.Assignments:
+        """REVIEW_START: up to 10 assignments to review, of ``workers`` (user ids) or of all."""
+        return self._run(lc.op_put(self, task_id, "REVIEW_START", timeout, retry, workers or ()))
+
+    def approve(
+        self,
+        task_id: str,
+        assignments: AssignmentsArg | None = None,
+        *,
+        workers: Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> lc.Assignments:
+        """REVIEW_APPROVE the assignments (messages or ids) or, in bulk, all of ``workers``'
+        work: exactly one of the two, else ValidationError and nothing is sent."""
+        op = lc.op_review(self, task_id, "REVIEW_APPROVE", assignments, workers, timeout, retry)
+        return self._run(op)
+
+    def request_changes(
+        self,
+        task_id: str,
+        assignments: AssignmentsArg | None = None,
+        *,
+        workers: Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> lc.Assignments:
+        """REVIEW_REQUEST_CHANGES: the work goes back to its labeler; like :meth:`approve`."""
+        op = lc.op_review(
+            self, task_id, "REVIEW_REQUEST_CHANGES", assignments, workers, timeout, retry
+        )
+        return self._run(op)
+
+    def reject(
+        self,
+        task_id: str,
+        assignments: AssignmentsArg | None = None,
+        *,
+        workers: Iterable[str] | None = None,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> lc.Assignments:
+        """REVIEW_REJECT: final; like :meth:`approve`."""
+        op = lc.op_review(self, task_id, "REVIEW_REJECT", assignments, workers, timeout, retry)
+        return self._run(op)
+
+    def input_counts(
+        self,
+        task_id: str,
+        *,
+        user_ids: Iterable[str] = (),
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> dict[str, r.TaskStatusCountPerUser]:
+        """GetTaskInputCount: worker id (user, model or workflow) -> assignment counts."""
+        op = lc.op_counts(self, lc.INPUT_COUNT, task_id, user_ids, timeout, retry)
+        return self._run(op)
+
+    def annotation_counts(
+        self,
+        task_id: str,
+        *,
+        user_ids: Iterable[str] = (),
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> dict[str, r.TaskStatusCountPerUser]:
+        """GetTaskAnnotationCount: worker id (user, model or workflow) -> annotation counts."""
+        op = lc.op_counts(self, lc.ANNOTATION_COUNT, task_id, user_ids, timeout, retry)
+        return self._run(op)
+
+    def annotations(
+        self,
+        task_id: str,
+        *,
+        statuses: Iterable[int | str] = (),
+        user_ids: Iterable[str] = (),
+        input_ids: Iterable[str] = (),
+        per_page: int = 128,
+        prefetch: bool = False,
+        timeout: float | None = None,
+        retry: RetryArg = DEFAULT,
+    ) -> AnnotationPager:
+        """A lazy pager over the task's annotations (ListAnnotations ``task_id``), trusted
+        or not, filtered by statuses (names or codes), users and inputs; like :meth:`list`."""
+        source = lc.annotation_pages(
+            self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
+        )
+        return AnnotationPager(self, source, prefetch)
+
+    def progress(
+        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
+    ) -> Progress:
+        """One summary to poll: the task's metrics, per-worker input counts, ``finished``."""
+        return self._run(lc.op_progress(self, task_id, timeout, retry))
 
 
 class TaskPager:
@@ -422,3 +581,17 @@ class TaskPager:
     def __iter__(self) -> Iterator[r.Task]:
         # chain, not a generator: no Python frame runs per task
         return chain.from_iterable(self._raw_pages())
+
+
+class AnnotationPager(TaskPager):
+    """Iterates every annotation of a task's listing, one page at a time, lazily."""
+
+    def __init__(self, client: TaskClient, source: AnnotationPages, prefetch: bool = False) -> None:
+        super().__init__(client, cast(PageSource, source), prefetch)
+
+    def pages(self) -> Iterator[list[r.Annotation]]:  # type: ignore[override]
+        """Each non-empty page's annotations, as a list."""
+        return cast(Iterator[list[r.Annotation]], super().pages())
+
+    def __iter__(self) -> Iterator[r.Annotation]:  # type: ignore[override]
+        return cast(Iterator[r.Annotation], super().__iter__())

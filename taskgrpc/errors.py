@@ -179,6 +179,8 @@ class OutcomeUnknownError(TaskgrpcError):
     def __init__(self, tasks: Sequence[Task], cause: TaskgrpcError) -> None:
         self.tasks = list(tasks)
         self.cause = cause
+        # the same error serves annotate (PostAnnotations): .tasks then holds annotations
+        kind = type(self.tasks[0]).__name__.lower() if self.tasks else "task"
         hint = (
             "creating these .tasks again (they carry their ids) is safe: those that "
             "exist are returned, not duplicated"
@@ -189,7 +191,7 @@ class OutcomeUnknownError(TaskgrpcError):
         # MRO is DeadlineExceededError, whose init takes other arguments.
         Exception.__init__(
             self,
-            f"the outcome of creating {len(self.tasks)} task(s) is unknown, they may or may "
+            f"the outcome of creating {len(self.tasks)} {kind}(s) is unknown, they may or may "
             f"not exist ({cause}); {hint}",
         )
 
@@ -209,7 +211,7 @@ class DeadlineOutcomeUnknownError(OutcomeUnknownError, DeadlineExceededError):
         OutcomeUnknownError.__init__(self, tasks, cause)
         self.grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
         self.details = str(cause)
-        self.method = "PostTasks"
+        self.method = getattr(cause, "method", "PostTasks")
         self.sent = True
 
     def __reduce__(self) -> tuple[Any, ...]:
@@ -311,9 +313,36 @@ def code_name(code: int) -> str:
         return f"UNKNOWN_{code}"
 
 
+#: The shortest PAT that is redacted. Real PATs are 32 hex characters; a string of 16 or
+#: more characters does not turn up in ordinary text by chance, so replacing it never garbles
+#: a message. A shorter PAT (as tests use with the fake) is accepted but not redacted: it is
+#: no secret, and redacting it would corrupt words ("k" in "handshake").
+MIN_REDACTED_LENGTH = 16
+
+
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
-    return text.replace(secret, "***") if secret and secret in text else text
+    """``text`` with every whole occurrence of ``secret`` replaced by ``***``.
+
+    Only a ``secret`` of :data:`MIN_REDACTED_LENGTH` characters or more is redacted.
+    """
+    if len(secret) < MIN_REDACTED_LENGTH or secret not in text:
+        return text
+    return text.replace(secret, "***")
+
+
+def _transport_hint(details: str, secure: bool | None) -> str:
+    """How to fix a TLS / plaintext mismatch, judged from grpc's error text."""
+    if "WRONG_VERSION_NUMBER" in details and secure is not False:
+        return (
+            " (the server does not speak TLS: for a plaintext server such as the fake, "
+            "pass secure=False, or --insecure on the command line)"
+        )
+    if secure is False and "Socket closed" in details:
+        return (
+            " (if the server expects TLS, pass secure=True: the default, without --insecure "
+            "on the command line)"
+        )
+    return ""
 
 
 def api_error(status: Status, method: str, secret: str = "") -> ApiError:
@@ -328,8 +357,14 @@ def api_error(status: Status, method: str, secret: str = "") -> ApiError:
     )
 
 
-def transport_error(exc: grpc.RpcError, method: str, secret: str = "") -> TransportError:
-    """The TransportError subclass for a failed gRPC call."""
+def transport_error(
+    exc: grpc.RpcError, method: str, secret: str = "", secure: bool | None = None
+) -> TransportError:
+    """The TransportError subclass for a failed gRPC call.
+
+    A TLS / plaintext mismatch gets a hint naming ``secure=``; ``secure`` is the
+    client's setting (``None`` if unknown).
+    """
     code_fn = getattr(exc, "code", None)
     details_fn = getattr(exc, "details", None)
     code = code_fn() if callable(code_fn) else None
@@ -337,4 +372,5 @@ def transport_error(exc: grpc.RpcError, method: str, secret: str = "") -> Transp
         code = grpc.StatusCode.UNKNOWN
     details = details_fn() if callable(details_fn) else ""
     cls = _BY_GRPC.get(code, TransportError)
-    return cls(code, redact(str(details or ""), secret), method)
+    text = redact(str(details or ""), secret)
+    return cls(code, text + _transport_hint(text, secure), method)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
 
+from ._methods import METHODS, Safety
 from .errors import ApiError, TaskgrpcError, TransportError, ValidationError
 
 __all__ = [
@@ -93,26 +94,8 @@ class RetryPolicy:
         return random.uniform(0.0, cap) if self.jitter else cap
 
 
-class Safety(enum.Enum):
-    """How a method may be retried."""
-
-    #: Reads and idempotent writes: retried on every transient failure.
-    IDEMPOTENT = "idempotent"
-    #: PostTasks: retried when the service surely did nothing; after an
-    #: unknown outcome only when every task carries an id (then reconciled).
-    CREATE = "create"
-
-
-#: The per-method table. ``set_status`` (PatchTasks ``merge``) writes the same
-#: status again, and ``overwrite`` the same whole task, so PatchTasks is
-#: idempotent; DeleteTasks ignores ids that are already gone.
-METHOD_RETRY: dict[str, Safety] = {
-    "GetTask": Safety.IDEMPOTENT,
-    "ListTasks": Safety.IDEMPOTENT,
-    "PatchTasks": Safety.IDEMPOTENT,
-    "DeleteTasks": Safety.IDEMPOTENT,
-    "PostTasks": Safety.CREATE,
-}
+#: The retry class of every method, derived from the method table (``_methods``).
+METHOD_RETRY: dict[str, Safety] = {name: row.safety for name, row in METHODS.items()}
 
 #: Body codes that mean the service refused the call before doing anything.
 NOTHING_DONE_CODES = frozenset({sc.CONN_THROTTLED, sc.RPC_REQUEST_QUEUE_FULL})

@@ -613,8 +613,7 @@ def test_create_many_progress_sequential(client):
 
 
 def test_create_many_validates_everything_first(client, server):
-    bad = build_task(CC, concepts=["c"])
-    bad.type = r.Task.TYPE_NOT_SET
+    bad = reviewers_two()
     good = [build_task(CC, concepts=["c"]) for _ in range(3)]
     with pytest.raises(ValidationError, match=r"tasks\[3\]"):
         client.create_many([*good, bad], batch_size=1)
@@ -675,9 +674,11 @@ def test_delete_many(client, server):
 # --- validation at the client: nothing is sent -------------------------------------------------
 
 
-def typeless():
-    task = build_task(CC, concepts=["c"])
-    task.type = r.Task.TYPE_NOT_SET
+def reviewers_two(task_id: str = ""):
+    """A task breaking a documented rule: approval_threshold_reviewers takes 0, 1 or -1."""
+    task = build_task(CC, concepts=["c"], review=consensus(["r"], approval_threshold=1))
+    task.review.consensus_strategy_info.approval_threshold_reviewers = 2
+    task.id = task_id
     return task
 
 
@@ -701,12 +702,14 @@ INVALID = {
         "batch_size",
     ),
     "delete_many_batch_0": (lambda c: c.delete_many(["t1"], batch_size=0), "batch_size"),
-    "create_without_type": (lambda c: c.create(typeless()), "type"),
-    "create_without_type_no_id": (lambda c: c.create(typeless(), assign_id=False), "type"),
-    "update_without_type": (
-        lambda c: c.update(simple_task("t1", type=r.Task.TYPE_NOT_SET)),
-        "type",
+    "create_reviewers_two": (lambda c: c.create(reviewers_two()), "reviewers"),
+    "create_reviewers_two_no_id": (
+        lambda c: c.create(reviewers_two(), assign_id=False),
+        "reviewers",
     ),
+    "update_reviewers_two": (lambda c: c.update(reviewers_two("t1")), "reviewers"),
+    "set_status_not_a_task_status": (lambda c: c.set_status("t1", "SUCCESS"), "task status"),
+    "list_single_string_ids": (lambda c: c.list(ids="t1"), "ids"),
     "create_not_a_task": (lambda c: c.create(r.TaskWorker()), "Task"),
     "bad_timeout": (lambda c: c.get("t1", timeout=0), "timeout"),
     "bad_retry": (lambda c: c.get("t1", retry=3), "retry"),

@@ -105,6 +105,11 @@ def test_method_table():
         "PatchTasks": rt.Safety.IDEMPOTENT,
         "DeleteTasks": rt.Safety.IDEMPOTENT,
         "PostTasks": rt.Safety.CREATE,
+        "PutTaskAssignments": rt.Safety.IDEMPOTENT,
+        "PostAnnotations": rt.Safety.CREATE,
+        "ListAnnotations": rt.Safety.IDEMPOTENT,
+        "GetTaskInputCount": rt.Safety.IDEMPOTENT,
+        "GetTaskAnnotationCount": rt.Safety.IDEMPOTENT,
     }
 
 
