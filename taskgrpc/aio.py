@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -26,12 +26,24 @@ from ._config import CLIENT_ARGUMENTS_DOC, open_channel
 from ._lifecycle import AnnotationPages, Progress
 from ._lifecycle_requests import AssignmentsArg
 from ._stub import TaskStub
-from .errors import TaskgrpcError, transport_error
+from .errors import NotSentError, TransportError, transport_error
 from .retry import DEFAULT
 
 __all__ = ["AsyncAnnotationPager", "AsyncTaskClient", "AsyncTaskPager"]
 
 T = TypeVar("T")
+
+
+def _task_cancelling() -> bool:
+    """Whether the current task is being cancelled. Before Python 3.11 it cannot tell, and
+    says no: a call cancelled while the client is closed is then taken for the close."""
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return cancelling is not None and bool(cancelling())
+
+
+def _closed_in_flight(method: str) -> TransportError:
+    return TransportError(grpc.StatusCode.CANCELLED, "the client was closed", method, sent=True)
 
 
 class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
@@ -47,7 +59,7 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
 
     def _connect(self) -> dict[str, Any]:
         if self._closed:
-            raise TaskgrpcError("the client is closed")
+            raise NotSentError("the client is closed")
         if self._given_channel is not None:
             assert self._methods is not None
             return self._methods
@@ -61,7 +73,12 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         return self._methods
 
     async def close(self) -> None:
-        """Close the channel if this client opened it. Idempotent."""
+        """Close the channel if this client opened it. Idempotent.
+
+        Calls in flight then end as with :meth:`taskgrpc.TaskClient.close`: a create
+        with OutcomeUnknownError, others with a CANCELLED TransportError, and calls
+        not yet sent with NotSentError.
+        """
         self._closed = True
         channel, self._channel, self._methods = self._channel, None, None
         if channel is not None and self._given_channel is None:
@@ -85,8 +102,12 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
 
     # --- the driver -------------------------------------------------------------------
 
-    async def _run(self, op: _ops.Op[T]) -> T:
-        """Run a sans-I/O operation: await its calls and its sleeps."""
+    async def _run(self, op: _ops.Op[T], on_send: Callable[[], None] | None = None) -> T:
+        """Run a sans-I/O operation: await its calls and its sleeps.
+
+        ``on_send`` is called before each call is put on the wire. Once the client
+        is closed, a call is not sent: NotSentError is raised into the operation.
+        """
         methods = self._connect()
         metadata = self._config.metadata
         secret = self._config.pat
@@ -94,6 +115,11 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
             action = next(op)
             while True:
                 if isinstance(action, _ops.Call):
+                    if self._closed:
+                        action = op.throw(NotSentError("the client is closed"))
+                        continue
+                    if on_send is not None:
+                        on_send()
                     try:
                         response = await methods[action.method](
                             action.request, timeout=action.timeout, metadata=metadata
@@ -102,6 +128,16 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
                         action = op.throw(
                             transport_error(exc, action.method, secret, self._config.secure)
                         )
+                    except asyncio.CancelledError:
+                        # close() cancels the calls in flight locally: then the call, not
+                        # this task, was cancelled, and the operation decides what it means.
+                        if not self._closed or _task_cancelling():
+                            raise
+                        action = op.throw(_closed_in_flight(action.method))
+                    except grpc.aio.UsageError:  # "Channel is closed."
+                        if not self._closed:
+                            raise
+                        action = op.throw(NotSentError("the client is closed"))
                     else:
                         action = op.send(response)
                 else:
@@ -113,24 +149,33 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
             op.close()
 
     async def _run_bulk(self, bulk: Bulk) -> list[Any]:
+        """Run every batch, up to ``bulk.concurrency`` at once.
+
+        Cancelling the call cancels the batches in flight and starts no more; the
+        CancelledError is re-raised with the BulkError of every unfinished item
+        as its ``__cause__`` (creates in flight: OutcomeUnknownError; batches
+        never sent: NotSentError).
+        """
         semaphore = asyncio.Semaphore(bulk.concurrency)
 
         async def run(index: int) -> None:
-            async with semaphore:
-                try:
-                    outcome: list[Any] | Exception = await self._run(bulk.op(index))
-                except Exception as err:  # every chunk ends in the result, even on a bug
-                    outcome = err
+            try:
+                async with semaphore:
+                    outcome: list[Any] | Exception = await self._run(
+                        bulk.op(index), bulk.mark_sent(index)
+                    )
+            except Exception as err:  # every batch ends in the result, even on a bug
+                outcome = err
             bulk.done(index, outcome)
 
         tasks = [asyncio.ensure_future(run(i)) for i in range(len(bulk.chunks))]
         try:
             await asyncio.gather(*tasks)
-        except BaseException:
+        except BaseException as exc:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            raise
+            bulk.reraise(exc, f"cancelled ({type(exc).__name__})")
         return bulk.result()
 
     # --- verbs ------------------------------------------------------------------------
@@ -140,11 +185,13 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         task: r.Task,
         *,
         assign_id: bool = True,
+        id_salt: str = "",
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> r.Task:
         """Create one task; see :meth:`taskgrpc.TaskClient.create`."""
-        return (await self._run(self._op_create(task, assign_id, timeout, retry)))[0]
+        op = self._op_create(task, assign_id, id_salt, timeout, retry)
+        return (await self._run(op))[0]
 
     async def create_many(
         self,
@@ -153,16 +200,28 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         batch_size: int = 128,
         concurrency: int = 8,
         assign_ids: bool = True,
+        id_salt: str = "",
+        max_request_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
         """Create tasks in concurrent batches; see :meth:`taskgrpc.TaskClient.create_many`.
 
-        Cancelling the call cancels the batches still in flight.
+        Cancelling the call cancels the batches still in flight and re-raises the
+        CancelledError with a BulkError as its ``__cause__``: OutcomeUnknownError for
+        the batches that were in flight, NotSentError for those never sent.
         """
         bulk = self._bulk_create(
-            tasks, batch_size, concurrency, assign_ids, progress, timeout, retry
+            tasks,
+            batch_size,
+            concurrency,
+            assign_ids,
+            id_salt,
+            max_request_bytes,
+            progress,
+            timeout,
+            retry,
         )
         return await self._run_bulk(bulk)
 
@@ -172,13 +231,16 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         *,
         batch_size: int = 128,
         concurrency: int = 8,
+        max_request_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> list[r.Task]:
-        """Overwrite many tasks in concurrent batches."""
+        """Overwrite many tasks in concurrent batches; see :meth:`TaskClient.update_many`."""
         return await self._run_bulk(
-            self._bulk_update(tasks, batch_size, concurrency, progress, timeout, retry)
+            self._bulk_update(
+                tasks, batch_size, concurrency, max_request_bytes, progress, timeout, retry
+            )
         )
 
     async def delete_many(

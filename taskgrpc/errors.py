@@ -16,6 +16,7 @@
     │   └── DeadlineExceededError
     ├── OutcomeUnknownError                 a create may or may not have happened
     │   └── DeadlineOutcomeUnknownError     ... because time ran out (also a DeadlineExceededError)
+    ├── NotSentError                        never sent (client closed, call cancelled): nothing done
     └── BulkError                           some items of a bulk call failed
 
 Errors pickle (tasks travel as bytes, see ``_pickling``). Messages never
@@ -44,6 +45,7 @@ __all__ = [
     "DeadlineOutcomeUnknownError",
     "InvalidRequestError",
     "NotFoundError",
+    "NotSentError",
     "OutcomeUnknownError",
     "ServerError",
     "TaskgrpcError",
@@ -216,6 +218,12 @@ class DeadlineOutcomeUnknownError(OutcomeUnknownError, DeadlineExceededError):
         return (type(self), (self.tasks, self.cause))
 
 
+class NotSentError(TaskgrpcError):
+    """The call was never sent, so it surely did nothing: its client was closed, or the
+    bulk call it belongs to was cancelled or interrupted before it started. Safe to send
+    again as it is."""
+
+
 class BulkError(TaskgrpcError):
     """Some items of a bulk call failed; nothing is silently lost.
 
@@ -223,7 +231,11 @@ class BulkError(TaskgrpcError):
     ``Task`` (or the task id, for deletes) on success, ``None`` where it failed.
     ``errors`` maps each failed item's input index to its error.
     ``succeeded`` lists the successful results in input order, and
-    ``failed_items`` the failed inputs, ready to be retried.
+    ``failed_items`` the failed inputs, ready to be retried. For ``create_many``
+    the items carry the ids they were (or would have been) sent with, so
+    creating ``failed_items`` again never duplicates a task.
+    ``not_sent`` lists the indices whose item was never sent
+    (:class:`NotSentError`: a closed client, a cancelled or interrupted call).
     """
 
     def __init__(
@@ -253,6 +265,10 @@ class BulkError(TaskgrpcError):
     @property
     def failed_items(self) -> list[Any]:
         return [self.items[i] for i in self.errors]
+
+    @property
+    def not_sent(self) -> list[int]:
+        return [i for i, e in self.errors.items() if isinstance(e, NotSentError)]
 
 
 # --- mapping from the wire ---------------------------------------------------

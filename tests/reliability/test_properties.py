@@ -453,10 +453,15 @@ def machine(server: FakeServer, channel: grpc.Channel, faults: Faults | None) ->
 
         @rule(target=known, name=names)
         def create(self, name: str) -> str:
+            # Idempotent by default: the same content gets the same id, and creating it
+            # again returns the task stored under that id, even if it was edited since.
             out = self.client.create(self.spec(name))
-            assert out.id not in self.model
-            assert out.name == name
-            self.model[out.id] = (name, sc.TASK_IN_PROGRESS)
+            assert out.id == taskgrpc.content_id(self.spec(name))
+            if out.id in self.model:
+                assert (out.name, out.status.code) == self.model[out.id]
+            else:
+                assert out.name == name
+                self.model[out.id] = (name, sc.TASK_IN_PROGRESS)
             return out.id
 
         @rule(target=known, task_id=own_ids, name=names)
@@ -483,9 +488,13 @@ def machine(server: FakeServer, channel: grpc.Channel, faults: Faults | None) ->
         def create_many(self, count: int, prefix: str) -> Any:
             sent = [self.spec(f"{prefix}{i}") for i in range(count)]
             out = self.client.create_many(sent, batch_size=2)
-            assert [t.name for t in out] == [t.name for t in sent]
-            for t in out:
-                self.model[t.id] = (t.name, sc.TASK_IN_PROGRESS)
+            assert [t.id for t in out] == [t.id for t in taskgrpc.with_content_ids(sent)]
+            for t, s in zip(out, sent, strict=True):
+                if t.id in self.model:  # created before (and maybe edited since)
+                    assert (t.name, t.status.code) == self.model[t.id]
+                else:
+                    assert t.name == s.name
+                    self.model[t.id] = (t.name, sc.TASK_IN_PROGRESS)
             return multiple(*(t.id for t in out))
 
         @rule(task_id=known, name=names)
