@@ -398,3 +398,22 @@ def test_a_docs_body_user_app_id_is_ignored_for_the_configured_app(
     assert result.code == 0, str(result)
     assert cli.stored_names() == ["from-a-body", "second"]
     assert fake_clarifai.servicer.tasks("YOUR_USER_ID_HERE", "YOUR_APP_ID_HERE") == []
+
+
+def test_identical_lines_are_distinct_tasks_and_a_rerun_finds_both(cli: Cli) -> None:
+    path = cli.write("t.jsonl", [task_json("twin"), task_json("twin")])
+    first = cli("create", "--file", path)
+    assert first.code == 0 and "created 2" in first.err, str(first)
+    assert cli.stored_names() == ["twin", "twin"]
+    again = cli("create", "--file", path)
+    assert again.code == 0 and "created 0, existed 2" in again.err, str(again)
+    assert len(cli.stored()) == 2
+
+
+def test_two_lines_with_one_id_and_the_same_content_are_one_task(cli: Cli) -> None:
+    path = cli.write("t.jsonl", [task_json("one", id="same-id"), task_json("one", id="same-id")])
+    result = cli("create", "--file", path, "--verbose")
+    assert result.code == 0, str(result)
+    assert f"{path}:2: the same task as line 1" in result.err
+    assert "repeated lines 1" in result.err.splitlines()[-1]
+    assert cli.stored_names() == ["one"]
