@@ -7,7 +7,6 @@ The PAT comes from ``CLARIFAI_PAT`` or ``--pat-file``, never from a flag's value
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -26,6 +25,7 @@ from .errors import (
     error_text,
 )
 from .parser import build_parser
+from .writing import silence_stdout
 
 __all__ = ["main"]
 
@@ -52,19 +52,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     except KeyboardInterrupt:
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
-        code = _stdout_closed()
+        silence_stdout()  # end quietly, as Unix tools do
+        code = EXIT_PIPE
     finally:
         if saved is not None:
             signal.signal(signal.SIGTERM, saved)
     raise SystemExit(code)
-
-
-def _stdout_closed() -> int:
-    """The reader of stdout went away (``| head``): end quietly, as Unix tools do."""
-    try:
-        # Python flushes stdout again at exit: point it at /dev/null so that is silent.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError, AttributeError):
-        pass
-    return EXIT_PIPE

@@ -34,11 +34,18 @@ from google.protobuf.message import Message
 from ..client import TaskClient
 from ..errors import BulkError, TaskgrpcError
 from .connect import open_client, user_app
-from .errors import EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, UsageError, error_text
+from .errors import (
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PIPE,
+    UsageError,
+    error_text,
+)
 from .errors import fails_every_line as _fails_every_line
 from .progress import Progress
 from .reading import Line, label, read_tasks
-from .writing import write_messages
+from .writing import silence_stdout, write_messages
 
 #: Seconds that calls in flight get to finish after SIGINT/SIGTERM (a second signal ends it).
 GRACE_SECONDS = 5.0
@@ -144,6 +151,7 @@ class BulkCommand:
         self.fatal: TaskgrpcError | None = None
         self.any_success = False
         self.unfinished = 0
+        self.stdout_closed = False
 
     # --- hooks --------------------------------------------------------------------------
 
@@ -250,7 +258,11 @@ class BulkCommand:
                 self._send_all(client, todo)
         finally:
             self.progress.close()
-        self.output()
+        try:
+            self.output()
+        except BrokenPipeError:  # | head: the run is done; its summary and code still count
+            silence_stdout()
+            self.stdout_closed = True
         return self._finish()
 
     @property
@@ -274,7 +286,9 @@ class BulkCommand:
             sys.stderr.write(text + "\n")
         if interrupted:
             return EXIT_INTERRUPTED
-        return EXIT_FAILURES if self._count() else EXIT_OK
+        if self._count():
+            return EXIT_FAILURES
+        return EXIT_PIPE if self.stdout_closed else EXIT_OK
 
     def _send_all(self, client: TaskClient, lines: list[Line]) -> None:
         """Send ``lines`` in batches, up to ``--concurrency`` at once; stop sending on a

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 from collections.abc import Iterable
 from typing import TextIO
 
@@ -79,3 +81,13 @@ def write_tasks(tasks: Iterable[r.Task], fmt: str, out: TextIO, proto_names: boo
             out.write("  ".join(x[c].ljust(widths[c]) for c in COLUMNS).rstrip() + "\n")
     out.flush()
     return n
+
+
+def silence_stdout() -> None:
+    """The reader of stdout went away (``| head``): send what is left to /dev/null, so that
+    neither later writes nor Python's flush at exit complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -270,3 +270,25 @@ def test_an_interrupt_during_the_lookup_sends_nothing_and_writes_every_line(
     assert fake_clarifai.servicer.calls["ListTasks"] < 3  # the lookup stopped too
     assert len(failures.read_text().splitlines()) == 2100
     assert "interrupted, 2100 line(s) not done" in result.err.splitlines()[-1]
+
+
+class _ClosedPipe(io.StringIO):
+    """A stdout whose reader went away (``| head``)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize(("lines", "code"), [(["ok"], 141), (["ok", "bad"], 1)])
+def test_a_closed_stdout_keeps_the_summary_and_the_failures_exit_code(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, lines: list[str], code: int
+) -> None:
+    tasks = [task_json(n) if n == "ok" else invalid_json(n) for n in lines]
+    path = cli.write("t.jsonl", tasks)
+    failures = cli.tmp / "failed.jsonl"
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    result = cli("create", "--file", path, "--failures", str(failures))
+    assert result.code == code, str(result)
+    assert result.err.splitlines()[-1].startswith("create: created 1, existed 0, failed ")
+    assert_clean_error(result)
+    assert cli.stored_names() == ["ok"]
