@@ -1,7 +1,8 @@
 """``taskgrpc create``: create tasks from a file, safe to re-run.
 
 Each task without an id gets its content id (``taskgrpc.with_content_ids`` over the whole
-file, as ``create_many`` does), so a re-run finds what exists and creates only the rest.
+file, through its incremental form ``ContentIds``, as ``create_many`` does), so a re-run
+finds what exists and creates only the rest.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf.message import Message
 
 from ... import requests as rq
-from ..._content import same_task, with_content_ids
+from ..._content import ContentIds, same_task
 from ...client import TaskClient
 from ...errors import TaskgrpcError
 from ...requests import MAX_PER_PAGE
@@ -71,13 +72,18 @@ class Create(BulkCommand):
         self.derived: set[str] = set()
 
     def prepare(self, lines: list[Line]) -> list[Line]:
+        # with_content_ids over the whole file, in parts (the same ids) to show progress
         given = [line.task for line in lines if line.task]
-        tasks = with_content_ids(given, self.args.id_salt)
+        content_ids = ContentIds(self.args.id_salt)
+        tasks: list[r.Task] = []
+        self.progress.phase("ids", len(given))
+        for part in batches(given, MAX_PER_PAGE):
+            tasks += content_ids.assign(part)
+            self.progress.update(len(tasks))
+        self.derived = content_ids.derived
         first: dict[str, Line] = {}
-        for line, before, task in zip(lines, given, tasks, strict=True):
+        for line, task in zip(lines, tasks, strict=True):
             line.task = task
-            if not before.id:
-                self.derived.add(task.id)
             seen = first.get(task.id)
             if seen is None:
                 first[task.id] = line

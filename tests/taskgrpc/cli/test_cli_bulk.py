@@ -191,7 +191,7 @@ def test_progress_covers_reading_the_lookup_and_sending(
         monkeypatch.setattr(sys, "stderr", real)
     assert result.code == 0, terminal.getvalue()
     shown = terminal.getvalue()
-    for phase in ("read", "lookup", "create"):
+    for phase in ("read", "ids", "lookup", "create"):
         assert f"{phase}: 100%" in shown or f"{phase}: 3/3" in shown, shown
     quiet = _Terminal()
     monkeypatch.setattr(sys, "stderr", quiet)
