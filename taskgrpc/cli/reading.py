@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 import sys
 from collections.abc import Iterator
@@ -70,7 +71,8 @@ def read_bytes(path: str) -> bytes:
 
 
 class _Constant:
-    """Stands for NaN or Infinity, which JSON does not have: the item holding one fails."""
+    """Stands for NaN or Infinity, which JSON does not have, or a number too large for a
+    double (it would read as infinity): the item holding one fails."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -87,9 +89,15 @@ class _Decoder:
         self.constants += 1
         return _Constant(name)
 
+    def _float(self, text: str) -> float | _Constant:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+        return self._constant(f"{text[:20]} (out of range)")
+
     def loads(self, text: str) -> Any:
         self.constants = 0
-        return json.loads(text, parse_constant=self._constant)
+        return json.loads(text, parse_constant=self._constant, parse_float=self._float)
 
 
 def _bad_constant(value: Any) -> str | None:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
+from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from ... import requests as rq
@@ -72,17 +73,20 @@ class Create(BulkCommand):
         self.derived: set[str] = set()
 
     def prepare(self, lines: list[Line]) -> list[Line]:
-        # with_content_ids over the whole file, in parts (the same ids) to show progress
-        given = [line.task for line in lines if line.task]
+        # with_content_ids over the whole file, one task at a time (the same ids), so that a
+        # task whose content cannot be hashed fails alone, and progress shows
         content_ids = ContentIds(self.args.id_salt)
-        tasks: list[r.Task] = []
-        self.progress.phase("ids", len(given))
-        for part in batches(given, MAX_PER_PAGE):
-            tasks += content_ids.assign(part)
-            self.progress.update(len(tasks))
-        self.derived = content_ids.derived
+        self.progress.phase("ids", len(lines))
         first: dict[str, Line] = {}
-        for line, task in zip(lines, tasks, strict=True):
+        for done, line in enumerate(lines, 1):
+            if done % MAX_PER_PAGE == 0:
+                self.progress.update(done)
+            assert line.task is not None
+            try:
+                [task] = content_ids.assign([line.task])
+            except (ValueError, TypeError, json_format.Error) as err:
+                self.fail(line, f"{self.where(line)}: cannot derive its content id: {err}")
+                continue
             line.task = task
             seen = first.get(task.id)
             if seen is None:
@@ -100,6 +104,8 @@ class Create(BulkCommand):
                     f"{self.where(line)}: id {task.id} is already used by line {seen.number} "
                     "for a different task",
                 )
+        self.progress.update(len(lines))
+        self.derived = content_ids.derived
         return list(self.unique)
 
     def dry_run(self, uaid: r.UserAppIDSet, lines: list[Line]) -> Iterable[Message]:

@@ -7,10 +7,12 @@ import json
 import re
 
 import pytest
+from clarifai_grpc.grpc.api import resources_pb2 as r
 from clisupport import Cli, assert_clean_error, invalid_json, jsonl, task_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from taskgrpc._content import ContentIds
 from taskgrpc.cli.errors import UsageError
 from taskgrpc.cli.reading import Line, docs_body_tasks, parse_error_text, read_ids, read_tasks
 
@@ -173,3 +175,31 @@ def read_ids_or_usage(path: str) -> list[Line]:
         return read_ids(path)
     except UsageError:
         return []
+
+
+def test_a_number_too_large_for_a_double_fails_its_line_alone(cli: Cli) -> None:
+    # 1e400 is valid JSON syntax, but reads as infinity, which no Struct can carry.
+    bad = json.dumps(task_json("huge"))[:-1] + ', "metadata": {"x": 1e400}}'
+    path = cli.write("t.jsonl", f"{json.dumps(task_json('ok'))}\n{bad}\n")
+    result = cli("create", "--file", path)
+    assert result.code == 1, str(result)
+    assert f"{path}:2: not valid JSON: 1e400 (out of range)" in result.err
+    assert cli.stored_names() == ["ok"]
+
+
+def test_a_task_whose_content_id_cannot_be_derived_fails_alone(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = ContentIds.assign
+
+    def assign(self: ContentIds, tasks: list[r.Task]) -> list[r.Task]:
+        if any(t.name == "unhashable" for t in tasks):
+            raise ValueError("cannot serialize this")
+        return real(self, tasks)
+
+    monkeypatch.setattr(ContentIds, "assign", assign)
+    path = cli.write("t.jsonl", [task_json("ok"), task_json("unhashable"), task_json("ok2")])
+    result = cli("create", "--file", path)
+    assert result.code == 1, str(result)
+    assert f"{path}:2: cannot derive its content id: cannot serialize this" in result.err
+    assert cli.stored_names() == ["ok", "ok2"]
