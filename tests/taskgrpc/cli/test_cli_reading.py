@@ -8,13 +8,14 @@ import re
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from clisupport import Cli, assert_clean_error, invalid_json, jsonl, task_json
+from clisupport import HEX32, Cli, assert_clean_error, invalid_json, jsonl, task_json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskgrpc._content import ContentIds
 from taskgrpc.cli.errors import UsageError
 from taskgrpc.cli.reading import Line, docs_body_tasks, parse_error_text, read_ids, read_tasks
+from taskgrpc.cli.writing import to_json
 
 
 def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli: Cli) -> None:
@@ -203,3 +204,29 @@ def test_a_task_whose_content_id_cannot_be_derived_fails_alone(
     assert result.code == 1, str(result)
     assert f"{path}:2: cannot derive its content id: cannot serialize this" in result.err
     assert cli.stored_names() == ["ok", "ok2"]
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(metadata=st.dictionaries(st.text(max_size=6), _JSON, max_size=4), raw=st.text(max_size=12))
+def test_whatever_reading_accepts_can_be_hashed_and_printed(
+    tmp_path_factory: pytest.TempPathFactory, metadata: dict[str, object], raw: str
+) -> None:
+    line = json.dumps({**task_json("fuzz"), "metadata": metadata, "description": raw})
+    path = tmp_path_factory.mktemp("fuzz") / "in.jsonl"
+    path.write_text(line + "\n" + line.replace("1", "1e999") + "\n", encoding="utf-8")
+    for item in read_tasks(str(path), require_id=False):
+        if item.task is not None:
+            [task] = ContentIds("").assign([item.task])
+            assert HEX32.match(task.id)
+            json.loads(to_json(task))
