@@ -51,7 +51,7 @@ class Line:
         if self.value.get("id") == self.task.id:
             return self.text
         body = {"id": self.task.id, **{k: v for k, v in self.value.items() if k != "id"}}
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+        return _dumps(body)
 
 
 def label(path: str) -> str:
@@ -115,7 +115,14 @@ def _bad_constant(value: Any) -> str | None:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=lambda c: c.name)
+    """One item as one line of JSON: readable non-ASCII, but escaped if it holds a lone
+    surrogate (from a ``\\udc00`` escape), which no UTF-8 file can hold."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=lambda c: c.name)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), default=lambda c: c.name)
+    return text
 
 
 def docs_body_tasks(value: Any) -> list[Any] | None:

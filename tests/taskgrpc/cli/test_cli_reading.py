@@ -3,6 +3,8 @@ reason, never a traceback, and the good lines still go."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import re
 
@@ -13,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from taskgrpc._content import ContentIds
+from taskgrpc.cli import main
 from taskgrpc.cli.errors import UsageError
 from taskgrpc.cli.reading import Line, docs_body_tasks, parse_error_text, read_ids, read_tasks
 from taskgrpc.cli.writing import to_json
@@ -230,3 +233,53 @@ def test_whatever_reading_accepts_can_be_hashed_and_printed(
             [task] = ContentIds("").assign([item.task])
             assert HEX32.match(task.id)
             json.loads(to_json(task))
+
+
+def test_an_array_item_with_a_lone_surrogate_fails_alone_and_is_written_back(cli: Cli) -> None:
+    text = "[" + json.dumps(task_json("ok")) + ', {"name": "\\udc00", "description": "caf\u00e9"}]'
+    failures = cli.tmp / "failed.jsonl"
+    result = cli("create", "--file", cli.write("arr.json", text), "--failures", str(failures))
+    assert result.code == 1, str(result)
+    assert_clean_error(result)
+    assert "arr.json:2:" in result.err and "surrogate" in result.err.lower()
+    (written,) = failures.read_text(encoding="utf-8").splitlines()
+    assert json.loads(written) == {"name": "\udc00", "description": "caf\u00e9"}
+    assert cli.stored_names() == ["ok"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(_LINE_PARTS, max_size=12).map(b"".join),
+            st.just(json.dumps(task_json("valid")).encode()),
+        ),
+        max_size=6,
+    ),
+    st.booleans(),
+)
+def test_create_dry_run_never_raises_whatever_the_input(
+    tmp_path_factory: pytest.TempPathFactory, raw_lines: list[bytes], as_array: bool
+) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    data = b"\n".join(raw_lines)
+    if as_array:
+        data = b"[" + b",\n".join(raw_lines) + b"]"
+    (folder / "in.jsonl").write_bytes(data)
+    argv = ["create", "--file", str(folder / "in.jsonl"), "--dry-run", "-q"]
+    argv += ["--failures", str(folder / "failed.jsonl")]
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CLARIFAI_USER_ID", "u")
+        mp.setenv("CLARIFAI_APP_ID", "a")
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            pytest.raises(SystemExit) as exit_,
+        ):
+            main(argv)
+    assert exit_.value.code in (0, 1), err.getvalue()
+    written = (folder / "failed.jsonl").read_bytes().splitlines()
+    sent = [t for line in out.getvalue().splitlines() for t in json.loads(line)["tasks"]]
+    assert (exit_.value.code == 1) == bool(written)
+    assert all(t["id"] for t in sent)  # every task is sent with an id
