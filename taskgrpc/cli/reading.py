@@ -21,7 +21,7 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf import descriptor_pool, json_format
 
-from .._validate import unknown_name
+from .._validate import require_id, unknown_name
 from ..builders import check_task
 from ..errors import ValidationError
 from .errors import UsageError
@@ -288,5 +288,8 @@ def read_ids(path: str) -> list[Line]:
                 'not a task id (expected a plain id, a JSON string, or a JSON object with an "id")'
             )
             raise UsageError(f"{name}:{line.number}: {reason}")
-        line.value = value
+        try:
+            line.value = require_id(value, "the id")
+        except ValidationError as err:
+            raise UsageError(f"{name}:{line.number}: {err}") from None
     return lines

@@ -10,7 +10,9 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf.message import Message
 
 from ... import requests as rq
+from ..._validate import require_id
 from ...client import TaskClient
+from ...errors import ValidationError
 from ..bulk import BulkCommand, batches
 from ..errors import UsageError
 from ..options import Parents, add_command
@@ -56,8 +58,10 @@ class Delete(BulkCommand):
             return read_ids(self.args.file)
         lines = [Line(i, v, v) for i, v in enumerate(self.args.ids, 1)]
         for line in lines:
-            if not line.text.strip():
-                raise UsageError(f"argument {line.number} is not a task id")
+            try:
+                require_id(line.value, f"argument {line.number}")
+            except ValidationError as err:
+                raise UsageError(str(err)) from None
         return lines
 
     def dry_run(self, uaid: r.UserAppIDSet, lines: list[Line]) -> Iterable[Message]:

@@ -121,7 +121,8 @@ def test_delete_by_file(cli: Cli, shape: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "line", ['""', '{"name": "no id"}', "[1, 2]", "{broken", '{"id": 7}', '{"id": ""}']
+    "line",
+    ['""', '{"name": "no id"}', "[1, 2]", "{broken", '{"id": 7}', '{"id": ""}', r'"\udc00"'],
 )
 def test_delete_file_with_anything_but_ids_is_a_usage_error(
     cli: Cli, fake_clarifai: FakeServer, line: str
