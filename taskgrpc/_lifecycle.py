@@ -10,7 +10,7 @@ raises :class:`~taskgrpc.errors.ValidationError` before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import _lifecycle_requests as lrq
-from ._base import ClientCore, RetryArg
+from ._core import ClientCore, RetryArg
 from ._methods import (
     GET_TASK_ANNOTATION_COUNT,
     GET_TASK_INPUT_COUNT,
@@ -29,7 +29,8 @@ from ._methods import (
     Method,
 )
 from ._ops import Budget, Op, backoff, get, rpc, send, unknown_outcome
-from .builders import _require_id, clone
+from ._paging import Pages
+from .builders import _require_id
 from .errors import (
     ApiError,
     AuthError,
@@ -42,7 +43,7 @@ from .errors import (
 from .requests import MAX_PER_PAGE, get_task
 from .retry import Transience, classify
 
-__all__ = ["AnnotationPages", "Progress", "worker_id"]
+__all__ = ["Progress", "worker_id"]
 
 Core = ClientCore[Any]
 #: What the verbs return (aliases: inside the client classes ``list`` is a method).
@@ -284,29 +285,6 @@ def progress(
 # --- the annotation pager's pages ------------------------------------------------------------
 
 
-class AnnotationPages:
-    """Builds the operation that fetches page ``n`` of one ListAnnotations listing."""
-
-    __slots__ = ("_budget", "first", "per_page")
-
-    def __init__(self, first: s.ListAnnotationsRequest, budget: Callable[[], Budget]) -> None:
-        self.first = first
-        self.per_page = first.per_page
-        self._budget = budget
-
-    def op(self, page: int) -> Op[Sequence[r.Annotation]]:
-        if page == 1:
-            request = self.first
-        else:
-            request = clone(self.first)
-            request.page = page
-        return annotation_page(request, self._budget())
-
-    def is_last(self, items: Sized) -> bool:
-        """A short (or empty) page ends the listing: the API has no total or token."""
-        return len(items) < self.per_page
-
-
 # --- what the verbs build (shared by TaskClient and AsyncTaskClient) ---------------------------
 
 
@@ -401,7 +379,7 @@ def annotation_pages(
     per_page: int,
     timeout: float | None,
     retry: RetryArg,
-) -> AnnotationPages:
+) -> Pages[r.Annotation]:
     first = lrq.list_annotations(
         core._config.uaid,
         task_id=_require_id(task_id, "task_id"),
@@ -410,8 +388,7 @@ def annotation_pages(
         input_ids=input_ids,
         per_page=per_page,
     )
-    core._budget(timeout, retry)  # validate timeout and retry now
-    return AnnotationPages(first, lambda: core._budget(timeout, retry))
+    return core._pages(first, annotation_page, timeout, retry)
 
 
 INPUT_COUNT, ANNOTATION_COUNT = GET_TASK_INPUT_COUNT, GET_TASK_ANNOTATION_COUNT

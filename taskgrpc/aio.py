@@ -21,10 +21,18 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _lifecycle as lc
 from . import _ops
-from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._config import CLIENT_ARGUMENTS_DOC, open_channel
-from ._lifecycle import AnnotationPages, Progress
+from ._config import open_channel
+from ._core import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
+from ._lifecycle import Progress
 from ._lifecycle_requests import AssignmentsArg
+from ._options import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PER_PAGE,
+    BulkOptions,
+    arguments_doc,
+)
+from ._paging import Pages
 from ._stub import TaskStub
 from .errors import NotSentError, TransportError, transport_error
 from .retry import DEFAULT
@@ -51,7 +59,7 @@ class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
 
 Use ``async with AsyncTaskClient(...) as client:`` or ``await client.close()``.
 With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
-""" + CLIENT_ARGUMENTS_DOC.replace("CHANNEL", "``grpc.aio.Channel``")
+""" + arguments_doc("``grpc.aio.Channel``")
 
     _loop: asyncio.AbstractEventLoop | None = None  # the loop the own channel belongs to
 
@@ -197,8 +205,8 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         self,
         tasks: Iterable[r.Task],
         *,
-        batch_size: int = 128,
-        concurrency: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         assign_ids: bool = True,
         id_salt: str = "",
         max_request_bytes: int | None = None,
@@ -214,11 +222,9 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         """
         bulk = self._bulk_create(
             tasks,
-            batch_size,
-            concurrency,
+            BulkOptions(batch_size, concurrency, max_request_bytes),
             assign_ids,
             id_salt,
-            max_request_bytes,
             progress,
             timeout,
             retry,
@@ -229,8 +235,8 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         self,
         tasks: Iterable[r.Task],
         *,
-        batch_size: int = 128,
-        concurrency: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         max_request_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
@@ -239,7 +245,11 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         """Overwrite many tasks in concurrent batches; see :meth:`TaskClient.update_many`."""
         return await self._run_bulk(
             self._bulk_update(
-                tasks, batch_size, concurrency, max_request_bytes, progress, timeout, retry
+                tasks,
+                BulkOptions(batch_size, concurrency, max_request_bytes),
+                progress,
+                timeout,
+                retry,
             )
         )
 
@@ -247,15 +257,17 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         self,
         task_ids: Iterable[str],
         *,
-        batch_size: int = 128,
-        concurrency: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> None:
         """Delete many tasks in concurrent batches."""
         await self._run_bulk(
-            self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
+            self._bulk_delete(
+                task_ids, BulkOptions(batch_size, concurrency), progress, timeout, retry
+            )
         )
 
     async def existing(
@@ -288,7 +300,7 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         including_label_order_tasks: bool = False,
         worker_model_ids: Iterable[str] | None = (),
         worker_workflow_ids: Iterable[str] | None = (),
-        per_page: int = 128,
+        per_page: int = DEFAULT_PER_PAGE,
         prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
@@ -456,7 +468,7 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         statuses: Iterable[int | str] = (),
         user_ids: Iterable[str] = (),
         input_ids: Iterable[str] = (),
-        per_page: int = 128,
+        per_page: int = DEFAULT_PER_PAGE,
         prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
@@ -522,7 +534,9 @@ class AsyncTaskPager:
 class AsyncAnnotationPager(AsyncTaskPager):
     """``async for annotation in pager``: every annotation of a task, one page at a time."""
 
-    def __init__(self, client: AsyncTaskClient, source: AnnotationPages, prefetch: bool) -> None:
+    def __init__(
+        self, client: AsyncTaskClient, source: Pages[r.Annotation], prefetch: bool
+    ) -> None:
         super().__init__(client, cast(PageSource, source), prefetch)
 
     def pages(self) -> AsyncIterator[list[r.Annotation]]:  # type: ignore[override]

@@ -15,10 +15,18 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _lifecycle as lc
 from . import _ops
-from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._config import CLIENT_ARGUMENTS_DOC, open_channel
-from ._lifecycle import AnnotationPages, Progress
+from ._config import open_channel
+from ._core import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
+from ._lifecycle import Progress
 from ._lifecycle_requests import AssignmentsArg
+from ._options import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PER_PAGE,
+    BulkOptions,
+    arguments_doc,
+)
+from ._paging import Pages
 from ._stub import TaskStub
 from .errors import NotSentError, transport_error
 from .retry import DEFAULT
@@ -39,7 +47,7 @@ in a child process after ``fork``. With ``channel=`` it uses the caller's
 channel and never closes it. Every call accepts ``timeout=`` (the total
 budget of the call, retries included) and ``retry=`` (a
 :class:`~taskgrpc.RetryPolicy`, or ``None`` for no retries).
-""" + CLIENT_ARGUMENTS_DOC.replace("CHANNEL", "``grpc.Channel``")
+""" + arguments_doc("``grpc.Channel``")
 
     _pool: ThreadPoolExecutor | None = None  # the bulk workers, made on first use
     _pool_pid = 0
@@ -157,8 +165,8 @@ budget of the call, retries included) and ``retry=`` (a
         self,
         tasks: Iterable[r.Task],
         *,
-        batch_size: int = 128,
-        concurrency: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         assign_ids: bool = True,
         id_salt: str = "",
         max_request_bytes: int | None = None,
@@ -185,11 +193,9 @@ budget of the call, retries included) and ``retry=`` (a
         """
         bulk = self._bulk_create(
             tasks,
-            batch_size,
-            concurrency,
+            BulkOptions(batch_size, concurrency, max_request_bytes),
             assign_ids,
             id_salt,
-            max_request_bytes,
             progress,
             timeout,
             retry,
@@ -200,8 +206,8 @@ budget of the call, retries included) and ``retry=`` (a
         self,
         tasks: Iterable[r.Task],
         *,
-        batch_size: int = 128,
-        concurrency: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         max_request_bytes: int | None = None,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
@@ -211,7 +217,11 @@ budget of the call, retries included) and ``retry=`` (a
         (byte budget, narrowing of a refused batch, BulkError)."""
         return self._run_bulk(
             self._bulk_update(
-                tasks, batch_size, concurrency, max_request_bytes, progress, timeout, retry
+                tasks,
+                BulkOptions(batch_size, concurrency, max_request_bytes),
+                progress,
+                timeout,
+                retry,
             )
         )
 
@@ -219,15 +229,17 @@ budget of the call, retries included) and ``retry=`` (a
         self,
         task_ids: Iterable[str],
         *,
-        batch_size: int = 128,
-        concurrency: int = 8,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        concurrency: int = DEFAULT_CONCURRENCY,
         progress: ProgressCallback | None = None,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
     ) -> None:
         """Delete many tasks in batches; BulkError lists the ids whose batch failed."""
         self._run_bulk(
-            self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
+            self._bulk_delete(
+                task_ids, BulkOptions(batch_size, concurrency), progress, timeout, retry
+            )
         )
 
     def existing(
@@ -336,7 +348,7 @@ budget of the call, retries included) and ``retry=`` (a
         including_label_order_tasks: bool = False,
         worker_model_ids: Iterable[str] | None = (),
         worker_workflow_ids: Iterable[str] | None = (),
-        per_page: int = 128,
+        per_page: int = DEFAULT_PER_PAGE,
         prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
@@ -515,7 +527,7 @@ budget of the call, retries included) and ``retry=`` (a
         statuses: Iterable[int | str] = (),
         user_ids: Iterable[str] = (),
         input_ids: Iterable[str] = (),
-        per_page: int = 128,
+        per_page: int = DEFAULT_PER_PAGE,
         prefetch: bool = False,
         timeout: float | None = None,
         retry: RetryArg = DEFAULT,
@@ -586,7 +598,9 @@ class TaskPager:
 class AnnotationPager(TaskPager):
     """Iterates every annotation of a task's listing, one page at a time, lazily."""
 
-    def __init__(self, client: TaskClient, source: AnnotationPages, prefetch: bool = False) -> None:
+    def __init__(
+        self, client: TaskClient, source: Pages[r.Annotation], prefetch: bool = False
+    ) -> None:
         super().__init__(client, cast(PageSource, source), prefetch)
 
     def pages(self) -> Iterator[list[r.Annotation]]:  # type: ignore[override]
