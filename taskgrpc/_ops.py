@@ -75,9 +75,13 @@ Op = Generator[Action, Any, T]
 
 
 class Budget:
-    """One call's settings and deadline, shared by all of its attempts and back-offs."""
+    """One call's settings and deadline, shared by all of its attempts and back-offs.
 
-    __slots__ = ("deadline", "limiter", "policy", "secret", "uaid")
+    ``clock`` gives the monotonic time in seconds (``time.monotonic``; a test may pass
+    its own); the deadline, the time left and the back-off checks read it.
+    """
+
+    __slots__ = ("clock", "deadline", "limiter", "policy", "secret", "uaid")
 
     def __init__(
         self,
@@ -87,9 +91,11 @@ class Budget:
         policy: RetryPolicy | None,
         limiter: TokenBucket | None,
         secret: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uaid = uaid
-        self.deadline = deadline_of(timeout, time.monotonic())
+        self.clock = clock
+        self.deadline = deadline_of(timeout, clock())
         self.policy = policy
         self.limiter = limiter
         self.secret = secret
@@ -98,7 +104,7 @@ class Budget:
         """Seconds left, or None for no deadline; DeadlineExceededError when none left."""
         if self.deadline is None:
             return None
-        left = self.deadline - time.monotonic()
+        left = self.deadline - self.clock()
         if left <= 0:
             raise _client_deadline(method)
         return left
@@ -128,7 +134,7 @@ def send(method: str, request: Any, budget: Budget, attempt: int) -> Op[Any]:
             # No token can be had before the deadline: take none, and wait out the budget
             # like any timeout (a caller that retries at once would only spin).
             assert budget.deadline is not None
-            left = budget.deadline - time.monotonic()
+            left = budget.deadline - budget.clock()
             if left > 0:
                 yield Sleep(left)
             raise _client_deadline(method)
@@ -173,7 +179,7 @@ def backoff(error: TaskgrpcError, method: str, attempt: int, budget: Budget) -> 
     if policy is None or attempt >= policy.max_attempts:
         raise error
     delay = policy.backoff(attempt)
-    if budget.deadline is not None and time.monotonic() + delay >= budget.deadline:
+    if budget.deadline is not None and budget.clock() + delay >= budget.deadline:
         raise error
     logger.info(
         "%s attempt=%d failed (%s); retrying in %.3f s", method, attempt, _short(error), delay
