@@ -28,7 +28,7 @@ from ._methods import (
     PUT_TASK_ASSIGNMENTS,
     Method,
 )
-from ._ops import Budget, Op, backoff, get, rpc, send, unknown_outcome
+from ._ops import Budget, Op, Reconciling, get, reconcile, rpc, unknown_outcome
 from ._paging import Pages
 from .builders import _require_id
 from .errors import (
@@ -131,55 +131,42 @@ def create_annotations(request: s.PostAnnotationsRequest, budget: Budget) -> Op[
     Returns the stored annotations in input order.
     """
     sent = list(request.annotations)
-    done: dict[str, r.Annotation] = {}
-    pending = sent
-    settle = looked = False
-    refusal: TaskgrpcError | None = None  # the refusal a lookup is settling
-    attempt = 0
-    name = POST_ANNOTATIONS.name
-    while True:
-        attempt += 1
-        if settle:
-            try:
-                found = yield from existing_annotations([a.id for a in pending], budget)
-            except TaskgrpcError as err:
-                raise unknown_outcome(pending, err) from err
-            for annotation in pending:
-                if annotation.id in found and not _ours(annotation, found[annotation.id]):
-                    raise _foreign(annotation.id)
-            looked, settle = True, False
-            if refusal is not None and not found:
-                raise refusal  # none of them is ours: the refusal stands
-            done.update(found)
-            pending = [a for a in pending if a.id not in done]
-            if not pending:
-                break
-            request = POST_ANNOTATIONS.build(budget.uaid, pending)
-        try:
-            response = yield from send(name, request, budget, attempt)
-        except TaskgrpcError as err:
-            kind = classify(err)
-            if kind is Transience.PERMANENT:
-                if looked or not _settles(err):
-                    raise
-                settle, refusal, attempt = True, err, attempt - 1  # costs no attempt
-                continue
-            settle = kind is Transience.OUTCOME_UNKNOWN or settle
-            try:
-                yield from backoff(err, name, attempt, budget)
-            except TaskgrpcError:
-                if settle:  # out of attempts, or else out of time
-                    policy = budget.policy
-                    out_of_time = policy is not None and attempt < policy.max_attempts
-                    raise unknown_outcome(pending, err, out_of_time) from err
-                raise
-            continue
+
+    def foreign(annotation: r.Annotation, stored: r.Annotation) -> TaskgrpcError | None:
+        return None if _ours(annotation, stored) else _foreign(annotation.id)
+
+    def on_error(err: TaskgrpcError, state: Reconciling[r.Annotation]) -> bool:
+        kind = classify(err)
+        if kind is Transience.PERMANENT:
+            if state.looked or not _settles(err):
+                raise err
+            state.settle, state.refusal = True, err
+            return True  # costs no attempt
+        state.settle = kind is Transience.OUTCOME_UNKNOWN or state.settle
+        return False
+
+    def answer(state: Reconciling[r.Annotation], response: Any) -> list[r.Annotation]:
+        pending = state.pending
         by_id = {a.id: a for a in response.annotations}
         if len(by_id) != len(pending) or any(a.id not in by_id for a in pending):
             raise unknown_outcome(pending, _incomplete(len(pending), len(response.annotations)))
-        done.update(by_id)
-        break
-    return [done[a.id] for a in sent]
+        state.done.update(by_id)
+        return [state.done[a.id] for a in sent]
+
+    return (
+        yield from reconcile(
+            POST_ANNOTATIONS.name,
+            sent,
+            request,
+            budget,
+            lookup=existing_annotations,
+            foreign=foreign,
+            rebuild=POST_ANNOTATIONS.build,
+            on_error=on_error,
+            answer=answer,
+            keep_settling=False,
+        )
+    )
 
 
 def _foreign(annotation_id: str) -> ConflictError:
@@ -280,9 +267,6 @@ def progress(
         workers=workers,
         task=task,
     )
-
-
-# --- the annotation pager's pages ------------------------------------------------------------
 
 
 # --- what the verbs build (shared by TaskClient and AsyncTaskClient) ---------------------------

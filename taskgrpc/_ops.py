@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
@@ -48,6 +48,16 @@ logger = logging.getLogger("taskgrpc")
 
 _SUCCESS = status_code_pb2.SUCCESS
 T = TypeVar("T")
+
+
+class HasId(Protocol):
+    """A message created under an id (a task, an annotation)."""
+
+    id: str
+
+
+Created = TypeVar("Created", bound=HasId)
+Item = TypeVar("Item")
 
 
 class Call:
@@ -284,61 +294,129 @@ def create(
     """
     tasks = list(request.tasks)
     have_ids = all(t.id for t in tasks)
-    done: dict[str, r.Task] = {}
-    pending = tasks
-    settle = False  # look up which pending tasks exist before the next post
+
+    def foreign(task: r.Task, stored: r.Task) -> TaskgrpcError | None:
+        if (ours is not None and ours(task)) or same_task(task, stored):
+            return None
+        return _foreign_conflict(task.id)
+
+    def on_error(err: TaskgrpcError, state: Reconciling[r.Task]) -> bool:
+        if isinstance(err, NotSentError):
+            if state.settle:
+                raise unknown_outcome(state.pending, err) from err
+            raise err
+        if cancelled(err):
+            raise unknown_outcome(state.pending, err) from err
+        kind = classify(err)
+        if kind is Transience.OUTCOME_UNKNOWN and not have_ids:
+            raise unknown_outcome(state.pending, err) from err
+        if isinstance(err, ConflictError) and have_ids and not state.settle:
+            state.settle = True  # ours (same content) or someone else's: the lookup tells
+            return True  # a conflict costs no attempt: nothing failed
+        if kind is Transience.OUTCOME_UNKNOWN:
+            state.settle = True
+        elif kind is Transience.PERMANENT and not (state.settle and isinstance(err, ConflictError)):
+            raise err
+        return False
+
+    def answer(state: Reconciling[r.Task], response: Any) -> list[r.Task]:
+        return _merge(tasks, state.pending, response.tasks, state.done)
+
+    return (
+        yield from reconcile(
+            POST_TASKS.name,
+            tasks,
+            request,
+            budget,
+            lookup=existing,
+            foreign=foreign,
+            rebuild=lambda uaid, pending: rq.post_tasks(uaid, pending, check=False),
+            on_error=on_error,
+            answer=answer,
+            keep_settling=True,
+        )
+    )
+
+
+class Reconciling(Generic[Created]):
+    """The state of one :func:`reconcile`: the items not yet known to exist
+    (``pending``), those that do by id (``done``), whether to look up before the next
+    send (``settle``), whether a lookup ran (``looked``), and the refusal it settles."""
+
+    __slots__ = ("done", "looked", "pending", "refusal", "settle")
+
+    def __init__(self, items: list[Created]) -> None:
+        self.pending = items
+        self.done: dict[str, Any] = {}
+        self.settle = False
+        self.looked = False
+        self.refusal: TaskgrpcError | None = None
+
+
+def reconcile(
+    method: str,
+    items: list[Created],
+    request: Any,
+    budget: Budget,
+    *,
+    lookup: Callable[[list[str], Budget], Op[dict[str, Any]]],
+    foreign: Callable[[Created, Any], TaskgrpcError | None],
+    rebuild: Callable[[r.UserAppIDSet, list[Created]], Any],
+    on_error: Callable[[TaskgrpcError, Reconciling[Created]], bool],
+    answer: Callable[[Reconciling[Created], Any], list[T]],
+    keep_settling: bool,
+) -> Op[list[T]]:
+    """Send a create of ``items`` (each with an ``id`` once a lookup may run) and never
+    duplicate one: the one retry loop of every create.
+
+    Before a send after ``on_error`` asked to settle, the pending items are looked up
+    by id (``lookup``): each found is done, unless ``foreign(item, stored)`` gives the
+    error that it is someone else's; if a refusal was being settled and nothing was
+    found, the refusal stands; only the missing items are sent again (``rebuild``).
+    ``on_error`` raises, or returns True to send again at once (no attempt spent) or
+    False to back off and retry; out of attempts or time while settling gives
+    OutcomeUnknownError. ``answer`` turns the SUCCESS response into the results.
+    With ``keep_settling`` every later send is looked up first too.
+    """
+    state: Reconciling[Created] = Reconciling(items)
     attempt = 0
     while True:
         attempt += 1
-        if settle:
+        if state.settle:
+            pending = state.pending
             try:
-                found = yield from existing([t.id for t in pending], budget)
+                found = yield from lookup([item.id for item in pending], budget)
             except TaskgrpcError as err:
                 raise unknown_outcome(pending, err) from err
-            for task in pending:
-                stored = found.get(task.id)
-                if (
-                    stored is not None
-                    and not (ours is not None and ours(task))
-                    and not same_task(task, stored)
-                ):
-                    raise _foreign_conflict(task.id)
-            done.update(found)
-            pending = [t for t in pending if t.id not in done]
-            if not pending:
+            for item in pending:
+                stored = found.get(item.id)
+                if stored is not None and (conflict := foreign(item, stored)) is not None:
+                    raise conflict
+            state.looked, state.settle = True, keep_settling
+            if state.refusal is not None and not found:
+                raise state.refusal  # none of them is ours: the refusal stands
+            state.done.update(found)
+            state.pending = [i for i in pending if i.id not in state.done]
+            if not state.pending:
                 break
-            request = rq.post_tasks(budget.uaid, pending, check=False)
+            request = rebuild(budget.uaid, state.pending)
         try:
-            response = yield from send(POST_TASKS.name, request, budget, attempt)
+            response = yield from send(method, request, budget, attempt)
         except TaskgrpcError as err:
-            if isinstance(err, NotSentError):
-                if settle:
-                    raise unknown_outcome(pending, err) from err
-                raise
-            if cancelled(err):
-                raise unknown_outcome(pending, err) from err
-            kind = classify(err)
-            if kind is Transience.OUTCOME_UNKNOWN and not have_ids:
-                raise unknown_outcome(pending, err) from err
-            if isinstance(err, ConflictError) and have_ids and not settle:
-                settle = True  # ours (same content) or someone else's: the lookup tells
-                attempt -= 1  # a conflict costs no attempt: nothing failed
+            if on_error(err, state):
+                attempt -= 1
                 continue
-            if kind is Transience.OUTCOME_UNKNOWN:
-                settle = True
-            elif kind is Transience.PERMANENT and not (settle and isinstance(err, ConflictError)):
-                raise
             try:
-                yield from backoff(err, POST_TASKS.name, attempt, budget)
+                yield from backoff(err, method, attempt, budget)
             except TaskgrpcError:
-                if settle:  # out of attempts, or else out of time
+                if state.settle:  # out of attempts, or else out of time
                     policy = budget.policy
                     out_of_time = policy is not None and attempt < policy.max_attempts
-                    raise unknown_outcome(pending, err, out_of_time) from err
+                    raise unknown_outcome(state.pending, err, out_of_time) from err
                 raise
             continue
-        return _merge(tasks, pending, response.tasks, done)
-    return [done[t.id] for t in tasks]
+        return answer(state, response)
+    return [state.done[item.id] for item in items]
 
 
 def cancelled(error: TaskgrpcError) -> bool:
@@ -351,8 +429,6 @@ def cancelled(error: TaskgrpcError) -> bool:
 
 
 # --- narrowing a refused batch -----------------------------------------------------------
-
-Item = TypeVar("Item")
 
 
 def narrowable(error: TaskgrpcError) -> bool:
@@ -417,7 +493,7 @@ def _merge(
 
 
 def unknown_outcome(
-    tasks: Sequence[r.Task], cause: TaskgrpcError, out_of_time: bool = False
+    tasks: Sequence[Any], cause: TaskgrpcError, out_of_time: bool = False
 ) -> OutcomeUnknownError:
     """OutcomeUnknownError, or its deadline flavour when time ran out (also a
     DeadlineExceededError, so a deadline is caught as one whatever the verb)."""
