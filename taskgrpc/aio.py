@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
 import grpc.aio
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _lifecycle as lc
-from . import _ops
+from . import _ops, _verbs
 from ._config import open_channel
 from ._core import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._lifecycle import Progress
-from ._lifecycle_requests import AssignmentsArg
 from ._options import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
@@ -40,6 +38,7 @@ from .retry import DEFAULT
 __all__ = ["AsyncAnnotationPager", "AsyncTaskClient", "AsyncTaskPager"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 def _task_cancelling() -> bool:
@@ -52,6 +51,18 @@ def _task_cancelling() -> bool:
 
 def _closed_in_flight(method: str) -> TransportError:
     return TransportError(grpc.StatusCode.CANCELLED, "the client was closed", method, sent=True)
+
+
+def async_verb(
+    op: Callable[Concatenate[ClientCore[Any], P], _ops.Op[T]],
+) -> Callable[Concatenate[AsyncTaskClient, P], Coroutine[Any, Any, T]]:
+    """The ``AsyncTaskClient`` method of a verb of ``_verbs``: build its operation (bad
+    input raises at the await), await it."""
+
+    async def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(op(self, *args, **kwargs))
+
+    return _verbs.signed(verb, op)
 
 
 class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
@@ -186,20 +197,24 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
             bulk.reraise(exc, f"cancelled ({type(exc).__name__})")
         return bulk.result()
 
-    # --- verbs ------------------------------------------------------------------------
+    # --- verbs (one definition each, in _verbs) ------------------------------------
 
-    async def create(
-        self,
-        task: r.Task,
-        *,
-        assign_id: bool = True,
-        id_salt: str = "",
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """Create one task; see :meth:`taskgrpc.TaskClient.create`."""
-        op = self._op_create(task, assign_id, id_salt, timeout, retry)
-        return (await self._run(op))[0]
+    create = async_verb(_verbs.create)
+    existing = async_verb(_verbs.existing)
+    get = async_verb(_verbs.get)
+    update = async_verb(_verbs.update)
+    set_status = async_verb(_verbs.set_status)
+    delete = async_verb(_verbs.delete)
+    start_labeling = async_verb(_verbs.start_labeling)
+    annotate = async_verb(_verbs.annotate)
+    submit = async_verb(_verbs.submit)
+    start_review = async_verb(_verbs.start_review)
+    approve = async_verb(_verbs.approve)
+    request_changes = async_verb(_verbs.request_changes)
+    reject = async_verb(_verbs.reject)
+    input_counts = async_verb(_verbs.input_counts)
+    annotation_counts = async_verb(_verbs.annotation_counts)
+    progress = async_verb(_verbs.progress)
 
     async def create_many(
         self,
@@ -270,23 +285,6 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
             )
         )
 
-    async def existing(
-        self, task_ids: Iterable[str], *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> dict[str, r.Task]:
-        """The tasks among ``task_ids`` that exist, by id; see :meth:`TaskClient.existing`."""
-        return await self._run(self._op_existing(task_ids, timeout, retry))
-
-    async def get(
-        self,
-        task_id: str,
-        *,
-        additional_fields: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """The task with ``task_id``; NotFoundError if there is none."""
-        return await self._run(self._op_get(task_id, additional_fields, timeout, retry))
-
     def list(
         self,
         *,
@@ -323,144 +321,6 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
         )
         return AsyncTaskPager(self, source, prefetch)
 
-    async def update(
-        self, task: r.Task, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> r.Task:
-        """Overwrite the whole task (which needs its id); the stored task."""
-        return (await self._run(self._op_update(task, timeout, retry)))[0]
-
-    async def set_status(
-        self,
-        task_id: str,
-        code: int | str,
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """Set only the task's status code (PatchTasks ``merge``); the stored task."""
-        return (await self._run(self._op_set_status(task_id, code, timeout, retry)))[0]
-
-    async def delete(
-        self, *task_ids: str, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> None:
-        """Delete the tasks with these ids (one request); unknown ids are ignored."""
-        await self._run(self._op_delete(task_ids, timeout, retry))
-
-    # --- the labeling lifecycle (see docs/lifecycle.md) ------------------------------
-
-    async def start_labeling(
-        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> lc.Assignments:
-        """PutTaskAssignments LABEL_START, as the PAT's user: the caller's unsubmitted batch
-        if there is one, else the next batch (up to 10 inputs); ``[]`` when none is left."""
-        return await self._run(lc.op_put(self, task_id, "LABEL_START", timeout, retry))
-
-    async def annotate(
-        self,
-        task_id: str,
-        annotations: Iterable[r.Annotation],
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Annotations:
-        """PostAnnotations: copies of ``annotations`` with ``task_id`` set; the stored ones.
-
-        Each annotation without an id gets one before the first attempt, so an
-        unknown outcome is settled by a lookup and never duplicates one; running
-        the same annotations again returns them. See :func:`taskgrpc.annotation`.
-        """
-        return await self._run(lc.op_annotate(self, task_id, annotations, timeout, retry))
-
-    async def submit(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg,
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """LABEL_SUBMIT the assignments (messages or ids); an empty list sends nothing."""
-        return await self._run(lc.op_submit(self, task_id, assignments, timeout, retry))
-
-    async def start_review(
-        self,
-        task_id: str,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_START: up to 10 assignments to review, of ``workers`` (user ids) or of all."""
-        return await self._run(
-            lc.op_put(self, task_id, "REVIEW_START", timeout, retry, workers or ())
-        )
-
-    async def approve(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_APPROVE the assignments (messages or ids) or, in bulk, all of ``workers``'
-        work: exactly one of the two, else ValidationError and nothing is sent."""
-        op = lc.op_review(self, task_id, "REVIEW_APPROVE", assignments, workers, timeout, retry)
-        return await self._run(op)
-
-    async def request_changes(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_REQUEST_CHANGES: the work goes back to its labeler; like :meth:`approve`."""
-        op = lc.op_review(
-            self, task_id, "REVIEW_REQUEST_CHANGES", assignments, workers, timeout, retry
-        )
-        return await self._run(op)
-
-    async def reject(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_REJECT: final; like :meth:`approve`."""
-        op = lc.op_review(self, task_id, "REVIEW_REJECT", assignments, workers, timeout, retry)
-        return await self._run(op)
-
-    async def input_counts(
-        self,
-        task_id: str,
-        *,
-        user_ids: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> dict[str, r.TaskStatusCountPerUser]:
-        """GetTaskInputCount: worker id (user, model or workflow) -> assignment counts."""
-        op = lc.op_counts(self, lc.INPUT_COUNT, task_id, user_ids, timeout, retry)
-        return await self._run(op)
-
-    async def annotation_counts(
-        self,
-        task_id: str,
-        *,
-        user_ids: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> dict[str, r.TaskStatusCountPerUser]:
-        """GetTaskAnnotationCount: worker id (user, model or workflow) -> annotation counts."""
-        op = lc.op_counts(self, lc.ANNOTATION_COUNT, task_id, user_ids, timeout, retry)
-        return await self._run(op)
-
     def annotations(
         self,
         task_id: str,
@@ -479,12 +339,6 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
             self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
         )
         return AsyncAnnotationPager(self, source, prefetch)
-
-    async def progress(
-        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> Progress:
-        """One summary to poll: the task's metrics, per-worker input counts, ``finished``."""
-        return await self._run(lc.op_progress(self, task_id, timeout, retry))
 
 
 class AsyncTaskPager:

@@ -8,17 +8,15 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import chain
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _lifecycle as lc
-from . import _ops
+from . import _ops, _verbs
 from ._config import open_channel
 from ._core import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._lifecycle import Progress
-from ._lifecycle_requests import AssignmentsArg
 from ._options import (
     DEFAULT_BATCH_SIZE,
     DEFAULT_CONCURRENCY,
@@ -34,9 +32,21 @@ from .retry import DEFAULT
 __all__ = ["AnnotationPager", "TaskClient", "TaskPager"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 #: Threads of a client's bulk pool at most; each bulk call uses up to its ``concurrency``.
 BULK_WORKERS = 64
+
+
+def sync_verb(
+    op: Callable[Concatenate[ClientCore[Any], P], _ops.Op[T]],
+) -> Callable[Concatenate[TaskClient, P], T]:
+    """The ``TaskClient`` method of a verb of ``_verbs``: build its operation, run it."""
+
+    def verb(self: TaskClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._run(op(self, *args, **kwargs))
+
+    return _verbs.signed(verb, op)
 
 
 class TaskClient(ClientCore[grpc.Channel]):
@@ -141,25 +151,24 @@ budget of the call, retries included) and ``retry=`` (a
         finally:
             op.close()
 
-    # --- verbs ------------------------------------------------------------------------
+    # --- verbs (one definition each, in _verbs) ------------------------------------
 
-    def create(
-        self,
-        task: r.Task,
-        *,
-        assign_id: bool = True,
-        id_salt: str = "",
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """Create one task and return it as stored.
-
-        With ``assign_id`` (the default) a task without an id is sent with its
-        content id, ``content_id(task, id_salt)`` (the caller's message is not
-        changed). Creating the same content again returns the existing task,
-        even if it was edited since; another ``id_salt`` makes a deliberate copy.
-        """
-        return self._run(self._op_create(task, assign_id, id_salt, timeout, retry))[0]
+    create = sync_verb(_verbs.create)
+    existing = sync_verb(_verbs.existing)
+    get = sync_verb(_verbs.get)
+    update = sync_verb(_verbs.update)
+    set_status = sync_verb(_verbs.set_status)
+    delete = sync_verb(_verbs.delete)
+    start_labeling = sync_verb(_verbs.start_labeling)
+    annotate = sync_verb(_verbs.annotate)
+    submit = sync_verb(_verbs.submit)
+    start_review = sync_verb(_verbs.start_review)
+    approve = sync_verb(_verbs.approve)
+    request_changes = sync_verb(_verbs.request_changes)
+    reject = sync_verb(_verbs.reject)
+    input_counts = sync_verb(_verbs.input_counts)
+    annotation_counts = sync_verb(_verbs.annotation_counts)
+    progress = sync_verb(_verbs.progress)
 
     def create_many(
         self,
@@ -242,15 +251,6 @@ budget of the call, retries included) and ``retry=`` (a
             )
         )
 
-    def existing(
-        self, task_ids: Iterable[str], *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> dict[str, r.Task]:
-        """The tasks among ``task_ids`` that exist, by id (ListTasks by ids, 1000 at a time).
-
-        Tasks of a label order are included. ``timeout`` covers every lookup.
-        """
-        return self._run(self._op_existing(task_ids, timeout, retry))
-
     def _bulk_pool(self) -> ThreadPoolExecutor:
         """The client's one pool of bulk workers, made on first use (and again in a forked
         child, where the parent's threads do not exist); ``close()`` shuts it down."""
@@ -324,17 +324,6 @@ budget of the call, retries included) and ``retry=`` (a
                 bulk.done(index, future.result())
             raise
 
-    def get(
-        self,
-        task_id: str,
-        *,
-        additional_fields: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """The task with ``task_id``; NotFoundError if there is none."""
-        return self._run(self._op_get(task_id, additional_fields, timeout, retry))
-
     def list(
         self,
         *,
@@ -383,143 +372,6 @@ budget of the call, retries included) and ``retry=`` (a
         )
         return TaskPager(self, source, prefetch)
 
-    def update(
-        self, task: r.Task, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> r.Task:
-        """Overwrite the whole task with ``task`` (which needs its id); the stored task."""
-        return self._run(self._op_update(task, timeout, retry))[0]
-
-    def set_status(
-        self,
-        task_id: str,
-        code: int | str,
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """Set only the task's status code (PatchTasks ``merge``); the stored task."""
-        return self._run(self._op_set_status(task_id, code, timeout, retry))[0]
-
-    def delete(
-        self, *task_ids: str, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> None:
-        """Delete the tasks with these ids (one request); unknown ids are ignored."""
-        self._run(self._op_delete(task_ids, timeout, retry))
-
-    # --- the labeling lifecycle (see docs/lifecycle.md) ------------------------------
-
-    def start_labeling(
-        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> lc.Assignments:
-        """PutTaskAssignments LABEL_START, as the PAT's user: the caller's unsubmitted batch
-        if there is one, else the next batch (up to 10 inputs); ``[]`` when none is left."""
-        return self._run(lc.op_put(self, task_id, "LABEL_START", timeout, retry))
-
-    def annotate(
-        self,
-        task_id: str,
-        annotations: Iterable[r.Annotation],
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Annotations:
-        """PostAnnotations: copies of ``annotations`` with ``task_id`` set; the stored ones.
-
-        Each annotation without an id gets one before the first attempt, derived
-        from its content and keyed with the PAT, so an unknown outcome is settled
-        by a lookup and running the same work again returns what exists: never a
-        duplicate annotation. See :func:`taskgrpc.annotation`.
-        """
-        return self._run(lc.op_annotate(self, task_id, annotations, timeout, retry))
-
-    def submit(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg,
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """LABEL_SUBMIT the assignments (messages or ids); an empty list sends nothing."""
-        return self._run(lc.op_submit(self, task_id, assignments, timeout, retry))
-
-    def start_review(
-        self,
-        task_id: str,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_START: up to 10 assignments to review, of ``workers`` (user ids) or of all."""
-        return self._run(lc.op_put(self, task_id, "REVIEW_START", timeout, retry, workers or ()))
-
-    def approve(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_APPROVE the assignments (messages or ids) or, in bulk, all of ``workers``'
-        work: exactly one of the two, else ValidationError and nothing is sent."""
-        op = lc.op_review(self, task_id, "REVIEW_APPROVE", assignments, workers, timeout, retry)
-        return self._run(op)
-
-    def request_changes(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_REQUEST_CHANGES: the work goes back to its labeler; like :meth:`approve`."""
-        op = lc.op_review(
-            self, task_id, "REVIEW_REQUEST_CHANGES", assignments, workers, timeout, retry
-        )
-        return self._run(op)
-
-    def reject(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_REJECT: final; like :meth:`approve`."""
-        op = lc.op_review(self, task_id, "REVIEW_REJECT", assignments, workers, timeout, retry)
-        return self._run(op)
-
-    def input_counts(
-        self,
-        task_id: str,
-        *,
-        user_ids: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> dict[str, r.TaskStatusCountPerUser]:
-        """GetTaskInputCount: worker id (user, model or workflow) -> assignment counts."""
-        op = lc.op_counts(self, lc.INPUT_COUNT, task_id, user_ids, timeout, retry)
-        return self._run(op)
-
-    def annotation_counts(
-        self,
-        task_id: str,
-        *,
-        user_ids: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> dict[str, r.TaskStatusCountPerUser]:
-        """GetTaskAnnotationCount: worker id (user, model or workflow) -> annotation counts."""
-        op = lc.op_counts(self, lc.ANNOTATION_COUNT, task_id, user_ids, timeout, retry)
-        return self._run(op)
-
     def annotations(
         self,
         task_id: str,
@@ -538,12 +390,6 @@ budget of the call, retries included) and ``retry=`` (a
             self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
         )
         return AnnotationPager(self, source, prefetch)
-
-    def progress(
-        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> Progress:
-        """One summary to poll: the task's metrics, per-worker input counts, ``finished``."""
-        return self._run(lc.op_progress(self, task_id, timeout, retry))
 
 
 class TaskPager:

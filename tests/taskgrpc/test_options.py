@@ -129,3 +129,18 @@ def test_bulk_verbs_default_to_bulk_options():
         params = inspect.signature(getattr(taskgrpc.TaskClient, verb)).parameters
         assert params["batch_size"].default == BulkOptions().batch_size
         assert params["concurrency"].default == BulkOptions().concurrency
+
+
+@pytest.mark.parametrize("name", ["TaskClient", "AsyncTaskClient"])
+def test_every_verb_keeps_its_signature_and_docstring(name):
+    from taskgrpc import _verbs
+
+    cls = getattr(taskgrpc, name)
+    for verb in _verbs.NAMES:
+        method = getattr(cls, verb)
+        shared = getattr(_verbs, verb)
+        assert method.__doc__ == shared.__doc__ and method.__doc__
+        assert list(inspect.signature(method).parameters) == list(
+            inspect.signature(shared).parameters
+        )
+        assert inspect.iscoroutinefunction(method) == (name == "AsyncTaskClient")
