@@ -362,40 +362,6 @@ class ClientCore(Generic[ChannelT]):
         request = rq.delete_tasks(self._config.uaid, list(task_ids))
         return _ops.delete(request, self._budget(timeout, retry))
 
-    def _list_pages(
-        self,
-        *,
-        worker_user_ids: Iterable[str] | None,
-        review_user_ids: Iterable[str] | None,
-        ids: Iterable[str] | None,
-        input_source_type: int | str | None,
-        input_source_ids: Iterable[str] | None,
-        additional_fields: Iterable[str] | None,
-        label_order_ids: Iterable[str] | None,
-        including_label_order_tasks: bool,
-        worker_model_ids: Iterable[str] | None,
-        worker_workflow_ids: Iterable[str] | None,
-        per_page: int,
-        timeout: float | None,
-        retry: RetryArg,
-    ) -> PageSource:
-        first = rq.list_tasks(
-            self._config.uaid,
-            page=1,
-            per_page=per_page,
-            worker_user_ids=worker_user_ids,
-            review_user_ids=review_user_ids,
-            ids=ids,
-            input_source_type=input_source_type,
-            input_source_ids=input_source_ids,
-            additional_fields=additional_fields,
-            label_order_ids=label_order_ids,
-            including_label_order_tasks=including_label_order_tasks,
-            worker_model_ids=worker_model_ids,
-            worker_workflow_ids=worker_workflow_ids,
-        )
-        return self._pages(first, _ops.list_page, timeout, retry)
-
     def _pages(
         self,
         first: Any,

@@ -14,14 +14,18 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _lifecycle as lc
+from . import requests as rq
+from ._bulk import Bulk, ProgressCallback
 from ._core import ClientCore, RetryArg
 from ._lifecycle_requests import AssignmentsArg
-from ._ops import Op
+from ._ops import Op, list_page
+from ._options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PER_PAGE, BulkOptions
+from ._paging import Pages
 from .retry import DEFAULT
 
 Core = ClientCore[Any]
@@ -45,6 +49,12 @@ NAMES = (
     "annotation_counts",
     "progress",
 )
+
+#: The bulk verbs (each returns its :class:`Batches`) and the listings (a :class:`Listing`).
+BULK_NAMES = ("create_many", "update_many", "delete_many")
+LISTING_NAMES = ("list_tasks", "list_annotations")
+#: The client method of each verb named otherwise here.
+METHOD_NAMES = {"list_tasks": "list", "list_annotations": "annotations"}
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,17 +67,25 @@ def _discard(op: Op[Any]) -> Op[None]:
     yield from op
 
 
-def signed(verb: F, op: Callable[..., Any]) -> F:
-    """``verb`` named and documented as ``op``, and shown by ``help()`` with ``op``'s
-    parameters and its result type (``X`` of ``Op[X]``)."""
+def signed(verb: F, op: Callable[..., Any], returns: str | None = None) -> F:
+    """``verb`` named and documented as ``op`` (renamed by :data:`METHOD_NAMES`), shown by
+    ``help()`` with ``op``'s parameters and ``returns``, by default its result type
+    (``X`` of ``Op[X]``)."""
     functools.update_wrapper(verb, op)
     del verb.__wrapped__  # type: ignore[attr-defined]
+    if op.__name__ in METHOD_NAMES:
+        verb.__name__ = METHOD_NAMES[op.__name__]
+        verb.__qualname__ = verb.__qualname__.replace(op.__name__, verb.__name__)
     signature = inspect.signature(op)
     this, *rest = signature.parameters.values()
-    returns = str(signature.return_annotation)
+    if returns is None:
+        returns = str(signature.return_annotation)
+        for wrapper in ("Op[", "Batches["):
+            if returns.startswith(wrapper):
+                returns = returns[len(wrapper) : -1]
     verb.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[this.replace(annotation=inspect.Parameter.empty), *rest],
-        return_annotation=returns[3:-1] if returns.startswith("Op[") else returns,
+        return_annotation=returns,
     )
     return verb
 
@@ -266,3 +284,174 @@ def progress(
 ) -> Op[lc.Progress]:
     """One summary to poll: the task's metrics, per-worker input counts, ``finished``."""
     return lc.op_progress(self, task_id, timeout, retry)
+
+
+# --- bulk verbs: each client runs the batches its own way ----------------------------------
+
+
+class Batches(Generic[T]):
+    """A bulk verb's batches (``bulk``), and ``finish``, which turns the outcome of every
+    item in input order into the verb's result."""
+
+    __slots__ = ("bulk", "finish")
+
+    def __init__(self, bulk: Bulk, finish: Callable[[list[Any]], T]) -> None:
+        self.bulk = bulk
+        self.finish = finish
+
+
+def _as_list(results: list[Any]) -> list[Any]:
+    return results
+
+
+def _nothing(results: list[Any]) -> None:
+    return None
+
+
+def create_many(
+    self: Core,
+    tasks: Iterable[r.Task],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    assign_ids: bool = True,
+    id_salt: str = "",
+    max_request_bytes: int | None = None,
+    progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+    retry: RetryArg = DEFAULT,
+) -> Batches[list[r.Task]]:
+    """Create tasks in PostTasks batches, up to ``concurrency`` batches at once.
+
+    Every task is validated before anything is sent. With ``assign_ids``
+    (the default) each task without an id gets its content id before its
+    batch is sent (the ids of :func:`~taskgrpc.with_content_ids` over the
+    whole list with ``id_salt``), so
+    creating the same content again returns the existing tasks and creates
+    only the missing ones. Batches hold at most ``batch_size`` tasks and
+    ``max_request_bytes`` bytes (None: the client's); a task too big alone
+    fails with a ValidationError, the others are still sent. A batch the
+    service refuses for what may be one task's fault is split until only
+    the bad tasks fail. Results come back in input order; if some fail,
+    :class:`~taskgrpc.BulkError` carries the created tasks and each failed
+    task's error (``failed_items`` carry their ids: safe to create again).
+    ``progress(done, total)`` is called after each batch; ``timeout``
+    applies to each batch.
+    """
+    options = BulkOptions(batch_size, concurrency, max_request_bytes)
+    bulk = self._bulk_create(tasks, options, assign_ids, id_salt, progress, timeout, retry)
+    return Batches(bulk, _as_list)
+
+
+def update_many(
+    self: Core,
+    tasks: Iterable[r.Task],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    max_request_bytes: int | None = None,
+    progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+    retry: RetryArg = DEFAULT,
+) -> Batches[list[r.Task]]:
+    """Overwrite many tasks (each needs its id) in batches; like :meth:`create_many`
+    (byte budget, narrowing of a refused batch, BulkError)."""
+    options = BulkOptions(batch_size, concurrency, max_request_bytes)
+    return Batches(self._bulk_update(tasks, options, progress, timeout, retry), _as_list)
+
+
+def delete_many(
+    self: Core,
+    task_ids: Iterable[str],
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    progress: ProgressCallback | None = None,
+    timeout: float | None = None,
+    retry: RetryArg = DEFAULT,
+) -> Batches[None]:
+    """Delete many tasks in batches; BulkError lists the ids whose batch failed."""
+    options = BulkOptions(batch_size, concurrency)
+    return Batches(self._bulk_delete(task_ids, options, progress, timeout, retry), _nothing)
+
+
+# --- listings: each client wraps the pages in its own pager ---------------------------------
+
+
+class Listing(Generic[T]):
+    """A listing verb's pages, and whether to fetch the next page ahead (``prefetch``)."""
+
+    __slots__ = ("pages", "prefetch")
+
+    def __init__(self, pages: Pages[T], prefetch: bool) -> None:
+        self.pages = pages
+        self.prefetch = prefetch
+
+
+def list_tasks(
+    self: Core,
+    *,
+    worker_user_ids: Iterable[str] | None = (),
+    review_user_ids: Iterable[str] | None = (),
+    ids: Iterable[str] | None = (),
+    input_source_type: int | str | None = None,
+    input_source_ids: Iterable[str] | None = (),
+    additional_fields: Iterable[str] | None = (),
+    label_order_ids: Iterable[str] | None = (),
+    including_label_order_tasks: bool = False,
+    worker_model_ids: Iterable[str] | None = (),
+    worker_workflow_ids: Iterable[str] | None = (),
+    per_page: int = DEFAULT_PER_PAGE,
+    prefetch: bool = False,
+    timeout: float | None = None,
+    retry: RetryArg = DEFAULT,
+) -> Listing[r.Task]:
+    """A lazy pager over every matching task, newest first.
+
+    Every filter may be ``None`` or empty (no filter); filters combine with
+    AND, and the ids within one filter with OR. Workers are matched by user
+    (``worker_user_ids``), model (``worker_model_ids``) or workflow
+    (``worker_workflow_ids``), all sent as ListTasks ``worker_ids``. Tasks
+    of a label order are listed only with ``including_label_order_tasks``
+    or ``label_order_ids``.
+
+    Nothing is sent until it is iterated; a short page ends it.
+    ``prefetch`` fetches the next page while the current one is consumed.
+    ``timeout`` applies to each page.
+    """
+    first = rq.list_tasks(
+        self._config.uaid,
+        page=1,
+        per_page=per_page,
+        worker_user_ids=worker_user_ids,
+        review_user_ids=review_user_ids,
+        ids=ids,
+        input_source_type=input_source_type,
+        input_source_ids=input_source_ids,
+        additional_fields=additional_fields,
+        label_order_ids=label_order_ids,
+        including_label_order_tasks=including_label_order_tasks,
+        worker_model_ids=worker_model_ids,
+        worker_workflow_ids=worker_workflow_ids,
+    )
+    return Listing(self._pages(first, list_page, timeout, retry), prefetch)
+
+
+def list_annotations(
+    self: Core,
+    task_id: str,
+    *,
+    statuses: Iterable[int | str] = (),
+    user_ids: Iterable[str] = (),
+    input_ids: Iterable[str] = (),
+    per_page: int = DEFAULT_PER_PAGE,
+    prefetch: bool = False,
+    timeout: float | None = None,
+    retry: RetryArg = DEFAULT,
+) -> Listing[r.Annotation]:
+    """A lazy pager over the task's annotations (ListAnnotations ``task_id``), trusted
+    or not, filtered by statuses (names or codes), users and inputs; like :meth:`list`."""
+    pages = lc.annotation_pages(
+        self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
+    )
+    return Listing(pages, prefetch)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
@@ -19,26 +19,22 @@ import grpc
 import grpc.aio
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
-from . import _lifecycle as lc
 from . import _ops, _verbs
 from ._config import open_channel
-from ._core import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
+from ._core import Bulk, ClientCore, PageSource
 from ._options import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_PER_PAGE,
-    BulkOptions,
     arguments_doc,
 )
 from ._paging import Pages
 from ._stub import TaskStub
 from .errors import NotSentError, TransportError, transport_error
-from .retry import DEFAULT
 
 __all__ = ["AsyncAnnotationPager", "AsyncTaskClient", "AsyncTaskPager"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+R = TypeVar("R")
+Item = TypeVar("Item")
 
 
 def _task_cancelling() -> bool:
@@ -63,6 +59,34 @@ def async_verb(
         return await self._run(op(self, *args, **kwargs))
 
     return _verbs.signed(verb, op)
+
+
+def async_bulk(
+    op: Callable[Concatenate[ClientCore[Any], P], _verbs.Batches[T]],
+) -> Callable[Concatenate[AsyncTaskClient, P], Coroutine[Any, Any, T]]:
+    """The ``AsyncTaskClient`` method of a bulk verb of ``_verbs``: its batches, run as
+    tasks."""
+
+    async def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        batches = op(self, *args, **kwargs)
+        return batches.finish(await self._run_bulk(batches.bulk))
+
+    return _verbs.signed(verb, op)
+
+
+def async_listing(
+    op: Callable[Concatenate[ClientCore[Any], P], _verbs.Listing[Item]],
+    pager: Callable[[AsyncTaskClient, Pages[Item], bool], R],
+) -> Callable[Concatenate[AsyncTaskClient, P], R]:
+    """The ``AsyncTaskClient`` method of a listing verb of ``_verbs``: its pages in a pager
+    (a plain method: ``async for`` the pager it returns)."""
+
+    def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        listing = op(self, *args, **kwargs)
+        return pager(self, listing.pages, listing.prefetch)
+
+    returns = "AsyncAnnotationPager" if op.__name__ == "list_annotations" else "AsyncTaskPager"
+    return _verbs.signed(verb, op, returns)
 
 
 class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
@@ -215,130 +239,13 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
     input_counts = async_verb(_verbs.input_counts)
     annotation_counts = async_verb(_verbs.annotation_counts)
     progress = async_verb(_verbs.progress)
-
-    async def create_many(
-        self,
-        tasks: Iterable[r.Task],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        assign_ids: bool = True,
-        id_salt: str = "",
-        max_request_bytes: int | None = None,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> list[r.Task]:
-        """Create tasks in concurrent batches; see :meth:`taskgrpc.TaskClient.create_many`.
-
-        Cancelling the call cancels the batches still in flight and re-raises the
-        CancelledError with a BulkError as its ``__cause__``: OutcomeUnknownError for
-        the batches that were in flight, NotSentError for those never sent.
-        """
-        bulk = self._bulk_create(
-            tasks,
-            BulkOptions(batch_size, concurrency, max_request_bytes),
-            assign_ids,
-            id_salt,
-            progress,
-            timeout,
-            retry,
-        )
-        return await self._run_bulk(bulk)
-
-    async def update_many(
-        self,
-        tasks: Iterable[r.Task],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        max_request_bytes: int | None = None,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> list[r.Task]:
-        """Overwrite many tasks in concurrent batches; see :meth:`TaskClient.update_many`."""
-        return await self._run_bulk(
-            self._bulk_update(
-                tasks,
-                BulkOptions(batch_size, concurrency, max_request_bytes),
-                progress,
-                timeout,
-                retry,
-            )
-        )
-
-    async def delete_many(
-        self,
-        task_ids: Iterable[str],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> None:
-        """Delete many tasks in concurrent batches."""
-        await self._run_bulk(
-            self._bulk_delete(
-                task_ids, BulkOptions(batch_size, concurrency), progress, timeout, retry
-            )
-        )
-
-    def list(
-        self,
-        *,
-        worker_user_ids: Iterable[str] | None = (),
-        review_user_ids: Iterable[str] | None = (),
-        ids: Iterable[str] | None = (),
-        input_source_type: int | str | None = None,
-        input_source_ids: Iterable[str] | None = (),
-        additional_fields: Iterable[str] | None = (),
-        label_order_ids: Iterable[str] | None = (),
-        including_label_order_tasks: bool = False,
-        worker_model_ids: Iterable[str] | None = (),
-        worker_workflow_ids: Iterable[str] | None = (),
-        per_page: int = DEFAULT_PER_PAGE,
-        prefetch: bool = False,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> AsyncTaskPager:
-        """An async iterator over every matching task; see :meth:`taskgrpc.TaskClient.list`."""
-        source = self._list_pages(
-            worker_user_ids=worker_user_ids,
-            review_user_ids=review_user_ids,
-            ids=ids,
-            input_source_type=input_source_type,
-            input_source_ids=input_source_ids,
-            additional_fields=additional_fields,
-            label_order_ids=label_order_ids,
-            including_label_order_tasks=including_label_order_tasks,
-            worker_model_ids=worker_model_ids,
-            worker_workflow_ids=worker_workflow_ids,
-            per_page=per_page,
-            timeout=timeout,
-            retry=retry,
-        )
-        return AsyncTaskPager(self, source, prefetch)
-
-    def annotations(
-        self,
-        task_id: str,
-        *,
-        statuses: Iterable[int | str] = (),
-        user_ids: Iterable[str] = (),
-        input_ids: Iterable[str] = (),
-        per_page: int = DEFAULT_PER_PAGE,
-        prefetch: bool = False,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> AsyncAnnotationPager:
-        """A lazy pager over the task's annotations (ListAnnotations ``task_id``), trusted
-        or not, filtered by statuses (names or codes), users and inputs; an async iterator."""
-        source = lc.annotation_pages(
-            self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
-        )
-        return AsyncAnnotationPager(self, source, prefetch)
+    create_many = async_bulk(_verbs.create_many)
+    update_many = async_bulk(_verbs.update_many)
+    delete_many = async_bulk(_verbs.delete_many)
+    list = async_listing(_verbs.list_tasks, lambda c, pages, pre: AsyncTaskPager(c, pages, pre))
+    annotations = async_listing(
+        _verbs.list_annotations, lambda c, pages, pre: AsyncAnnotationPager(c, pages, pre)
+    )
 
 
 class AsyncTaskPager:

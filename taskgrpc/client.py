@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import chain
 from types import TracebackType
@@ -13,26 +13,22 @@ from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
-from . import _lifecycle as lc
 from . import _ops, _verbs
 from ._config import open_channel
-from ._core import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
+from ._core import Bulk, ClientCore, PageSource
 from ._options import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_CONCURRENCY,
-    DEFAULT_PER_PAGE,
-    BulkOptions,
     arguments_doc,
 )
 from ._paging import Pages
 from ._stub import TaskStub
 from .errors import NotSentError, transport_error
-from .retry import DEFAULT
 
 __all__ = ["AnnotationPager", "TaskClient", "TaskPager"]
 
 T = TypeVar("T")
 P = ParamSpec("P")
+R = TypeVar("R")
+Item = TypeVar("Item")
 
 #: Threads of a client's bulk pool at most; each bulk call uses up to its ``concurrency``.
 BULK_WORKERS = 64
@@ -47,6 +43,34 @@ def sync_verb(
         return self._run(op(self, *args, **kwargs))
 
     return _verbs.signed(verb, op)
+
+
+def sync_bulk(
+    op: Callable[Concatenate[ClientCore[Any], P], _verbs.Batches[T]],
+) -> Callable[Concatenate[TaskClient, P], T]:
+    """The ``TaskClient`` method of a bulk verb of ``_verbs``: its batches, run on the
+    client's pool of bulk workers."""
+
+    def verb(self: TaskClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        batches = op(self, *args, **kwargs)
+        return batches.finish(self._run_bulk(batches.bulk))
+
+    return _verbs.signed(verb, op)
+
+
+def sync_listing(
+    op: Callable[Concatenate[ClientCore[Any], P], _verbs.Listing[Item]],
+    pager: Callable[[TaskClient, Pages[Item], bool], R],
+) -> Callable[Concatenate[TaskClient, P], R]:
+    """The ``TaskClient`` method of a listing verb of ``_verbs``: its pages in a pager."""
+
+    def verb(self: TaskClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        listing = op(self, *args, **kwargs)
+        return pager(self, listing.pages, listing.prefetch)
+
+    return _verbs.signed(
+        verb, op, "AnnotationPager" if op.__name__ == "list_annotations" else "TaskPager"
+    )
 
 
 class TaskClient(ClientCore[grpc.Channel]):
@@ -151,106 +175,6 @@ budget of the call, retries included) and ``retry=`` (a
         finally:
             op.close()
 
-    # --- verbs (one definition each, in _verbs) ------------------------------------
-
-    create = sync_verb(_verbs.create)
-    existing = sync_verb(_verbs.existing)
-    get = sync_verb(_verbs.get)
-    update = sync_verb(_verbs.update)
-    set_status = sync_verb(_verbs.set_status)
-    delete = sync_verb(_verbs.delete)
-    start_labeling = sync_verb(_verbs.start_labeling)
-    annotate = sync_verb(_verbs.annotate)
-    submit = sync_verb(_verbs.submit)
-    start_review = sync_verb(_verbs.start_review)
-    approve = sync_verb(_verbs.approve)
-    request_changes = sync_verb(_verbs.request_changes)
-    reject = sync_verb(_verbs.reject)
-    input_counts = sync_verb(_verbs.input_counts)
-    annotation_counts = sync_verb(_verbs.annotation_counts)
-    progress = sync_verb(_verbs.progress)
-
-    def create_many(
-        self,
-        tasks: Iterable[r.Task],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        assign_ids: bool = True,
-        id_salt: str = "",
-        max_request_bytes: int | None = None,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> list[r.Task]:
-        """Create tasks in PostTasks batches, up to ``concurrency`` batches at once.
-
-        Every task is validated before anything is sent. With ``assign_ids``
-        (the default) each task without an id gets its content id before its
-        batch is sent (the ids of :func:`~taskgrpc.with_content_ids` over the
-        whole list with ``id_salt``), so
-        creating the same content again returns the existing tasks and creates
-        only the missing ones. Batches hold at most ``batch_size`` tasks and
-        ``max_request_bytes`` bytes (None: the client's); a task too big alone
-        fails with a ValidationError, the others are still sent. A batch the
-        service refuses for what may be one task's fault is split until only
-        the bad tasks fail. Results come back in input order; if some fail,
-        :class:`~taskgrpc.BulkError` carries the created tasks and each failed
-        task's error (``failed_items`` carry their ids: safe to create again).
-        ``progress(done, total)`` is called after each batch; ``timeout``
-        applies to each batch.
-        """
-        bulk = self._bulk_create(
-            tasks,
-            BulkOptions(batch_size, concurrency, max_request_bytes),
-            assign_ids,
-            id_salt,
-            progress,
-            timeout,
-            retry,
-        )
-        return self._run_bulk(bulk)
-
-    def update_many(
-        self,
-        tasks: Iterable[r.Task],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        max_request_bytes: int | None = None,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> list[r.Task]:
-        """Overwrite many tasks (each needs its id) in batches; like :meth:`create_many`
-        (byte budget, narrowing of a refused batch, BulkError)."""
-        return self._run_bulk(
-            self._bulk_update(
-                tasks,
-                BulkOptions(batch_size, concurrency, max_request_bytes),
-                progress,
-                timeout,
-                retry,
-            )
-        )
-
-    def delete_many(
-        self,
-        task_ids: Iterable[str],
-        *,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        concurrency: int = DEFAULT_CONCURRENCY,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> None:
-        """Delete many tasks in batches; BulkError lists the ids whose batch failed."""
-        self._run_bulk(
-            self._bulk_delete(
-                task_ids, BulkOptions(batch_size, concurrency), progress, timeout, retry
-            )
-        )
-
     def _bulk_pool(self) -> ThreadPoolExecutor:
         """The client's one pool of bulk workers, made on first use (and again in a forked
         child, where the parent's threads do not exist); ``close()`` shuts it down."""
@@ -324,72 +248,31 @@ budget of the call, retries included) and ``retry=`` (a
                 bulk.done(index, future.result())
             raise
 
-    def list(
-        self,
-        *,
-        worker_user_ids: Iterable[str] | None = (),
-        review_user_ids: Iterable[str] | None = (),
-        ids: Iterable[str] | None = (),
-        input_source_type: int | str | None = None,
-        input_source_ids: Iterable[str] | None = (),
-        additional_fields: Iterable[str] | None = (),
-        label_order_ids: Iterable[str] | None = (),
-        including_label_order_tasks: bool = False,
-        worker_model_ids: Iterable[str] | None = (),
-        worker_workflow_ids: Iterable[str] | None = (),
-        per_page: int = DEFAULT_PER_PAGE,
-        prefetch: bool = False,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> TaskPager:
-        """A lazy pager over every matching task, newest first.
+    # --- verbs (one definition each, in _verbs) ------------------------------------
 
-        Every filter may be ``None`` or empty (no filter); filters combine with
-        AND, and the ids within one filter with OR. Workers are matched by user
-        (``worker_user_ids``), model (``worker_model_ids``) or workflow
-        (``worker_workflow_ids``), all sent as ListTasks ``worker_ids``. Tasks
-        of a label order are listed only with ``including_label_order_tasks``
-        or ``label_order_ids``.
-
-        Nothing is sent until it is iterated; a short page ends it.
-        ``prefetch`` fetches the next page while the current one is consumed.
-        ``timeout`` applies to each page.
-        """
-        source = self._list_pages(
-            worker_user_ids=worker_user_ids,
-            review_user_ids=review_user_ids,
-            ids=ids,
-            input_source_type=input_source_type,
-            input_source_ids=input_source_ids,
-            additional_fields=additional_fields,
-            label_order_ids=label_order_ids,
-            including_label_order_tasks=including_label_order_tasks,
-            worker_model_ids=worker_model_ids,
-            worker_workflow_ids=worker_workflow_ids,
-            per_page=per_page,
-            timeout=timeout,
-            retry=retry,
-        )
-        return TaskPager(self, source, prefetch)
-
-    def annotations(
-        self,
-        task_id: str,
-        *,
-        statuses: Iterable[int | str] = (),
-        user_ids: Iterable[str] = (),
-        input_ids: Iterable[str] = (),
-        per_page: int = DEFAULT_PER_PAGE,
-        prefetch: bool = False,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> AnnotationPager:
-        """A lazy pager over the task's annotations (ListAnnotations ``task_id``), trusted
-        or not, filtered by statuses (names or codes), users and inputs; like :meth:`list`."""
-        source = lc.annotation_pages(
-            self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
-        )
-        return AnnotationPager(self, source, prefetch)
+    create = sync_verb(_verbs.create)
+    existing = sync_verb(_verbs.existing)
+    get = sync_verb(_verbs.get)
+    update = sync_verb(_verbs.update)
+    set_status = sync_verb(_verbs.set_status)
+    delete = sync_verb(_verbs.delete)
+    start_labeling = sync_verb(_verbs.start_labeling)
+    annotate = sync_verb(_verbs.annotate)
+    submit = sync_verb(_verbs.submit)
+    start_review = sync_verb(_verbs.start_review)
+    approve = sync_verb(_verbs.approve)
+    request_changes = sync_verb(_verbs.request_changes)
+    reject = sync_verb(_verbs.reject)
+    input_counts = sync_verb(_verbs.input_counts)
+    annotation_counts = sync_verb(_verbs.annotation_counts)
+    progress = sync_verb(_verbs.progress)
+    create_many = sync_bulk(_verbs.create_many)
+    update_many = sync_bulk(_verbs.update_many)
+    delete_many = sync_bulk(_verbs.delete_many)
+    list = sync_listing(_verbs.list_tasks, lambda c, pages, pre: TaskPager(c, pages, pre))
+    annotations = sync_listing(
+        _verbs.list_annotations, lambda c, pages, pre: AnnotationPager(c, pages, pre)
+    )
 
 
 class TaskPager:

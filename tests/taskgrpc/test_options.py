@@ -136,11 +136,12 @@ def test_every_verb_keeps_its_signature_and_docstring(name):
     from taskgrpc import _verbs
 
     cls = getattr(taskgrpc, name)
-    for verb in _verbs.NAMES:
-        method = getattr(cls, verb)
+    for verb in _verbs.NAMES + _verbs.BULK_NAMES + _verbs.LISTING_NAMES:
+        method = getattr(cls, _verbs.METHOD_NAMES.get(verb, verb))
         shared = getattr(_verbs, verb)
         assert method.__doc__ == shared.__doc__ and method.__doc__
         assert list(inspect.signature(method).parameters) == list(
             inspect.signature(shared).parameters
         )
-        assert inspect.iscoroutinefunction(method) == (name == "AsyncTaskClient")
+        is_async = name == "AsyncTaskClient" and verb not in _verbs.LISTING_NAMES
+        assert inspect.iscoroutinefunction(method) == is_async
