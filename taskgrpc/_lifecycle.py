@@ -28,14 +28,23 @@ from ._methods import (
     PUT_TASK_ASSIGNMENTS,
     Method,
 )
-from ._ops import Budget, Op, Reconciling, get, reconcile, rpc, unknown_outcome
+from ._ops import (
+    Budget,
+    Op,
+    Reconciling,
+    get,
+    incomplete,
+    reconcile,
+    rpc,
+    taken,
+    unknown_outcome,
+)
 from ._paging import Pages
 from .builders import _require_id
 from .errors import (
     ApiError,
     AuthError,
     ConflictError,
-    ServerError,
     TaskgrpcError,
     ThrottledError,
     code_name,
@@ -149,7 +158,12 @@ def create_annotations(request: s.PostAnnotationsRequest, budget: Budget) -> Op[
         pending = state.pending
         by_id = {a.id: a for a in response.annotations}
         if len(by_id) != len(pending) or any(a.id not in by_id for a in pending):
-            raise unknown_outcome(pending, _incomplete(len(pending), len(response.annotations)))
+            raise unknown_outcome(
+                pending,
+                incomplete(
+                    POST_ANNOTATIONS.name, "annotation", len(pending), len(response.annotations)
+                ),
+            )
         state.done.update(by_id)
         return [state.done[a.id] for a in sent]
 
@@ -170,25 +184,8 @@ def create_annotations(request: s.PostAnnotationsRequest, budget: Budget) -> Op[
 
 
 def _foreign(annotation_id: str) -> ConflictError:
-    return ConflictError(
-        code=status_code_pb2.FAILURE,
-        description=(
-            f"annotation id {annotation_id!r} is taken by an annotation on another input "
-            "or task; it was not created by this call"
-        ),
-        method=POST_ANNOTATIONS.name,
-    )
-
-
-def _incomplete(sent: int, got: int) -> ServerError:
-    return ServerError(
-        code=status_code_pb2.FAILURE,
-        description=(
-            f"PostAnnotations answered SUCCESS with {got} annotation(s) for {sent} sent, "
-            "not matching the ids sent"
-        ),
-        method=POST_ANNOTATIONS.name,
-    )
+    whose = "an annotation on another input or task"
+    return taken(POST_ANNOTATIONS.name, "annotation", annotation_id, whose, status_code_pb2.FAILURE)
 
 
 # --- progress ------------------------------------------------------------------------------

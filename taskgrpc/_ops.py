@@ -298,7 +298,13 @@ def create(
     def foreign(task: r.Task, stored: r.Task) -> TaskgrpcError | None:
         if (ours is not None and ours(task)) or same_task(task, stored):
             return None
-        return _foreign_conflict(task.id)
+        return taken(
+            POST_TASKS.name,
+            "task",
+            task.id,
+            "a task with other content",
+            status_code_pb2.TASK_CONFLICT,
+        )
 
     def on_error(err: TaskgrpcError, state: Reconciling[r.Task]) -> bool:
         if isinstance(err, NotSentError):
@@ -479,7 +485,7 @@ def _merge(
     given = [task.id for task in sent if task.id]
     echoed = [i for i in given if i in by_id]
     if len(answer) != len(sent) or len(by_id) != len(answer) or echoed not in ([], given):
-        raise unknown_outcome(sent, _incomplete_answer(len(sent), len(answer)))
+        raise unknown_outcome(sent, incomplete(POST_TASKS.name, "task", len(sent), len(answer)))
     if echoed:
         rest = iter([task for task in answer if task.id not in set(given)])
         mine = [by_id[task.id] if task.id else next(rest) for task in sent]
@@ -502,23 +508,22 @@ def unknown_outcome(
     return OutcomeUnknownError(tasks, cause)
 
 
-def _foreign_conflict(task_id: str) -> ConflictError:
+def taken(method: str, noun: str, item_id: str, whose: str, code: int) -> ConflictError:
+    """The ConflictError of a create whose ``noun`` id is taken by someone else's item."""
     return ConflictError(
-        code=status_code_pb2.TASK_CONFLICT,
-        description=(
-            f"task id {task_id!r} is taken by a task with other content; "
-            "it was not created by this call"
-        ),
-        method=POST_TASKS.name,
+        code=code,
+        description=(f"{noun} id {item_id!r} is taken by {whose}; it was not created by this call"),
+        method=method,
     )
 
 
-def _incomplete_answer(sent: int, got: int) -> ServerError:
+def incomplete(method: str, noun: str, sent: int, got: int) -> ServerError:
+    """The error of a SUCCESS answer to a create that does not match what was sent."""
     return ServerError(
         code=status_code_pb2.FAILURE,
         description=(
-            f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent, "
+            f"{method} answered SUCCESS with {got} {noun}(s) for {sent} sent, "
             "not matching the ids sent"
         ),
-        method=POST_TASKS.name,
+        method=method,
     )
