@@ -34,14 +34,16 @@ POLICY = RetryPolicy(max_attempts=4, initial_backoff=1.0, max_backoff=8.0, jitte
 
 
 @pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(_ops, "time", fake)
-    return fake
+def clock():
+    return FakeClock()
 
 
-def budget(timeout=None, policy=POLICY, limiter=None):
-    return _ops.Budget(uaid=U, timeout=timeout, policy=policy, limiter=limiter, secret=PAT)
+def budget(timeout=None, policy=POLICY, limiter=None, clock=None):
+    """A Budget on ``clock`` (a FakeClock) if given, else on the real monotonic clock."""
+    kwargs = {} if clock is None else {"clock": clock.monotonic}
+    return _ops.Budget(
+        uaid=U, timeout=timeout, policy=policy, limiter=limiter, secret=PAT, **kwargs
+    )
 
 
 def get_request(task_id="t1"):
@@ -59,7 +61,7 @@ def test_get_success_is_one_call(clock):
     task = simple_task("t1")
     driver = ScriptedDriver([single(task)], clock)
     request = get_request()
-    assert driver.run(_ops.get(request, budget())) == task
+    assert driver.run(_ops.get(request, budget(clock=clock))) == task
     assert driver.shape() == [("Call", "GetTask")]
     assert driver.calls[0].request == request
     assert driver.calls[0].timeout is None
@@ -67,7 +69,7 @@ def test_get_success_is_one_call(clock):
 
 def test_call_timeout_is_the_budget_left(clock):
     driver = ScriptedDriver([unavailable(), single(simple_task("t1"))], clock)
-    driver.run(_ops.get(get_request(), budget(timeout=10.0)))
+    driver.run(_ops.get(get_request(), budget(timeout=10.0, clock=clock)))
     assert driver.shape() == [("Call", "GetTask"), ("Sleep", 1.0), ("Call", "GetTask")]
     assert [c.timeout for c in driver.calls] == pytest.approx([10.0, 9.0])
 
@@ -75,7 +77,7 @@ def test_call_timeout_is_the_budget_left(clock):
 def test_unavailable_is_retried_with_growing_backoff(clock):
     task = simple_task("t1")
     driver = ScriptedDriver([unavailable(), unavailable(), unavailable(), single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget())) == task
+    assert driver.run(_ops.get(get_request(), budget(clock=clock))) == task
     assert driver.shape() == [
         ("Call", "GetTask"),
         ("Sleep", 1.0),
@@ -91,7 +93,7 @@ def test_unavailable_is_retried_with_growing_backoff(clock):
 def test_retries_stop_after_max_attempts(clock):
     driver = ScriptedDriver([unavailable()] * 4, clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget()))
+        driver.run(_ops.get(get_request(), budget(clock=clock)))
     assert driver.shape() == [
         ("Call", "GetTask"),
         ("Sleep", 1.0),
@@ -106,7 +108,7 @@ def test_retries_stop_after_max_attempts(clock):
 def test_no_policy_means_no_retry(clock):
     driver = ScriptedDriver([unavailable()], clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget(policy=None)))
+        driver.run(_ops.get(get_request(), budget(policy=None, clock=clock)))
     assert driver.shape() == [("Call", "GetTask")]
 
 
@@ -116,7 +118,7 @@ def test_no_policy_means_no_retry(clock):
 def test_transient_body_codes_are_retried(clock, code):
     task = simple_task("t1")
     driver = ScriptedDriver([single(status=bad_status(code)), single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget())) == task
+    assert driver.run(_ops.get(get_request(), budget(clock=clock))) == task
     assert driver.shape() == [("Call", "GetTask"), ("Sleep", 1.0), ("Call", "GetTask")]
 
 
@@ -134,7 +136,7 @@ def test_permanent_body_codes_are_not_retried(clock, code, cls):
     status = bad_status(code, f"refused {PAT}", "why", req_id="req-1")
     driver = ScriptedDriver([single(status=status)], clock)
     with pytest.raises(cls) as info:
-        driver.run(_ops.get(get_request(), budget()))
+        driver.run(_ops.get(get_request(), budget(clock=clock)))
     assert driver.shape() == [("Call", "GetTask")]
     err = info.value
     assert (err.code, err.method, err.req_id, err.details) == (code, "GetTask", "req-1", "why")
@@ -145,7 +147,7 @@ def test_permanent_body_codes_are_not_retried(clock, code, cls):
 def test_permanent_transport_errors_are_not_retried(clock, code):
     driver = ScriptedDriver([grpc_error(code)], clock)
     with pytest.raises(e.TransportError) as info:
-        driver.run(_ops.get(get_request(), budget()))
+        driver.run(_ops.get(get_request(), budget(clock=clock)))
     assert info.value.grpc_code is code
     assert driver.shape() == [("Call", "GetTask")]
 
@@ -154,7 +156,7 @@ def test_backoff_that_would_cross_the_deadline_is_not_taken(clock):
     # 2.5 s budget: call, sleep 1, call; the next sleep (2 s) would end past the deadline.
     driver = ScriptedDriver([unavailable(), unavailable(), single()], clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget(timeout=2.5)))
+        driver.run(_ops.get(get_request(), budget(timeout=2.5, clock=clock)))
     assert driver.shape() == [("Call", "GetTask"), ("Sleep", 1.0), ("Call", "GetTask")]
     assert [c.timeout for c in driver.calls] == pytest.approx([2.5, 1.5])
 
@@ -166,7 +168,7 @@ def test_slow_failed_call_uses_up_the_budget(clock):
 
     driver = ScriptedDriver([slow_failure], clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget(timeout=5.5)))
+        driver.run(_ops.get(get_request(), budget(timeout=5.5, clock=clock)))
     assert driver.shape() == [("Call", "GetTask")]
 
 
@@ -177,7 +179,7 @@ def test_deadline_is_shared_by_all_attempts(clock):
 
     task = simple_task("t1")
     driver = ScriptedDriver([slow, slow, single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget(timeout=10.0))) == task
+    assert driver.run(_ops.get(get_request(), budget(timeout=10.0, clock=clock))) == task
     # t=0 call (3 s), sleep 1, t=4 call (3 s), sleep 2 ends at t=9 < 10, t=9 call has 1 s left
     assert driver.shape() == [
         ("Call", "GetTask"),
@@ -193,7 +195,8 @@ class StubLimiter:
     """A TokenBucket stand-in: hands out ``waits`` in order, and like the real one takes
     nothing when the wait would reach the deadline."""
 
-    def __init__(self, waits):
+    def __init__(self, waits, clock):
+        self.clock = clock
         self.waits = list(waits)
         self.reserved = 0
         self.refused = 0
@@ -201,7 +204,7 @@ class StubLimiter:
 
     def reserve(self, deadline=None):
         wait = self.waits.pop(0) if self.waits else 0.0
-        if deadline is not None and _ops.time.monotonic() + wait >= deadline:
+        if deadline is not None and self.clock.monotonic() + wait >= deadline:
             self.refused += 1
             return None
         self.reserved += 1
@@ -212,10 +215,10 @@ class StubLimiter:
 
 
 def test_rate_limiter_sleeps_before_each_attempt(clock):
-    limiter = StubLimiter([0.0, 0.25])
+    limiter = StubLimiter([0.0, 0.25], clock)
     task = simple_task("t1")
     driver = ScriptedDriver([unavailable(), single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget(limiter=limiter))) == task
+    assert driver.run(_ops.get(get_request(), budget(limiter=limiter, clock=clock))) == task
     assert driver.shape() == [
         ("Call", "GetTask"),
         ("Sleep", 1.0),
@@ -226,10 +229,10 @@ def test_rate_limiter_sleeps_before_each_attempt(clock):
 
 
 def test_rate_limit_wait_past_the_deadline_sends_nothing(clock):
-    limiter = StubLimiter([10.0])
+    limiter = StubLimiter([10.0], clock)
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.DeadlineExceededError) as info:
-        driver.run(_ops.get(get_request(), budget(timeout=1.0, limiter=limiter)))
+        driver.run(_ops.get(get_request(), budget(timeout=1.0, limiter=limiter, clock=clock)))
     # no call and no token: the wait alone would outlast the budget, so the call waits
     # out its budget (a caller retrying at once would only spin) and fails
     assert driver.shape() == [("Sleep", 1.0)]
@@ -239,10 +242,13 @@ def test_rate_limit_wait_past_the_deadline_sends_nothing(clock):
 
 
 def test_rate_limit_wait_within_the_deadline_is_slept(clock):
-    limiter = StubLimiter([0.25])
+    limiter = StubLimiter([0.25], clock)
     task = simple_task("t1")
     driver = ScriptedDriver([single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget(timeout=5.0, limiter=limiter))) == task
+    assert (
+        driver.run(_ops.get(get_request(), budget(timeout=5.0, limiter=limiter, clock=clock)))
+        == task
+    )
     assert driver.shape() == [("Sleep", 0.25), ("Call", "GetTask")]
     assert driver.calls[0].timeout == pytest.approx(4.75)
 
@@ -251,23 +257,27 @@ def test_list_patch_delete(clock):
     tasks = [simple_task("a"), simple_task("b")]
     list_req = rq.list_tasks(U)
     driver = ScriptedDriver([multi(*tasks)], clock)
-    assert driver.run(_ops.list_page(list_req, budget())) == tasks
+    assert driver.run(_ops.list_page(list_req, budget(clock=clock))) == tasks
     assert driver.shape() == [("Call", "ListTasks")]
     assert driver.calls[0].request == list_req
 
     patch_req = rq.patch_tasks(U, tasks, "overwrite")
     driver = ScriptedDriver([multi(*tasks)], clock)
-    assert driver.run(_ops.patch(patch_req, budget())) == tasks
+    assert driver.run(_ops.patch(patch_req, budget(clock=clock))) == tasks
     assert driver.shape() == [("Call", "PatchTasks")]
 
     delete_req = rq.delete_tasks(U, ["a", "b", "a"])
     base = status_pb2.BaseResponse(status=ok_status())
     driver = ScriptedDriver([base], clock)
-    assert driver.run(_ops.delete(delete_req, budget())) == ["a", "b", "a"]  # the ids sent
+    assert driver.run(_ops.delete(delete_req, budget(clock=clock))) == [
+        "a",
+        "b",
+        "a",
+    ]  # the ids sent
     assert driver.shape() == [("Call", "DeleteTasks")]
 
     driver = ScriptedDriver([unavailable(), base], clock)
-    assert driver.run(_ops.delete(delete_req, budget())) == ["a", "b", "a"]
+    assert driver.run(_ops.delete(delete_req, budget(clock=clock))) == ["a", "b", "a"]
     assert driver.shape() == [("Call", "DeleteTasks"), ("Sleep", 1.0), ("Call", "DeleteTasks")]
 
 
@@ -275,7 +285,7 @@ def test_patch_and_delete_are_retried(clock):
     patch_req = rq.patch_tasks(U, [rq.status_patch("a", sc.TASK_DONE)], "merge")
     stored = simple_task("a")
     driver = ScriptedDriver([unavailable(), multi(stored)], clock)
-    assert driver.run(_ops.patch(patch_req, budget())) == [stored]
+    assert driver.run(_ops.patch(patch_req, budget(clock=clock))) == [stored]
     assert driver.shape() == [("Call", "PatchTasks"), ("Sleep", 1.0), ("Call", "PatchTasks")]
     assert driver.calls[0].request == driver.calls[1].request == patch_req
 
@@ -307,7 +317,7 @@ A, B, C = simple_task("a"), simple_task("b"), simple_task("c")
 
 def test_create_success_returns_tasks_in_input_order(clock):
     driver = ScriptedDriver([multi(stored(C), stored(A), stored(B))], clock)
-    got = driver.run(_ops.create(post([A, B, C]), budget()))
+    got = driver.run(_ops.create(post([A, B, C]), budget(clock=clock)))
     assert got == [stored(A), stored(B), stored(C)]
     assert driver.shape() == [("Call", "PostTasks")]
     assert driver.calls[0].request == post([A, B, C])
@@ -318,7 +328,7 @@ def test_create_without_ids_returns_the_response_tasks(clock):
     made = stored(anon)
     made.id = "f" * 32
     driver = ScriptedDriver([multi(made)], clock)
-    assert driver.run(_ops.create(post([anon]), budget())) == [made]
+    assert driver.run(_ops.create(post([anon]), budget(clock=clock))) == [made]
     assert driver.calls[0].request == post([anon])
 
 
@@ -327,7 +337,7 @@ def test_create_nothing_done_is_resent_even_without_ids(clock, code):
     anon = simple_task(name="x")
     made = stored(anon)
     driver = ScriptedDriver([multi(status=bad_status(code)), multi(made)], clock)
-    assert driver.run(_ops.create(post([anon]), budget())) == [made]
+    assert driver.run(_ops.create(post([anon]), budget(clock=clock))) == [made]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "PostTasks")]
     assert driver.calls[0].request == driver.calls[1].request == post([anon])
 
@@ -345,7 +355,7 @@ def test_create_unknown_outcome_without_ids_is_not_resent(clock, failure):
     anon = simple_task(name="x")
     driver = ScriptedDriver([failure()], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([anon]), budget()))
+        driver.run(_ops.create(post([anon]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert info.value.tasks == [anon]
     assert isinstance(info.value.cause, e.TaskgrpcError)
@@ -355,7 +365,7 @@ def test_create_unknown_outcome_with_ids_reconciles_and_resends_only_missing(clo
     driver = ScriptedDriver(
         [unavailable("PostTasks"), multi(stored(A)), multi(stored(B), stored(C))], clock
     )
-    got = driver.run(_ops.create(post([A, B, C]), budget()))
+    got = driver.run(_ops.create(post([A, B, C]), budget(clock=clock)))
     assert got == [stored(A), stored(B), stored(C)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
@@ -372,7 +382,7 @@ def test_create_unknown_outcome_all_landed_sends_no_second_post(clock):
     driver = ScriptedDriver(
         [multi(status=bad_status(sc.TRY_AGAIN)), multi(stored(B), stored(A))], clock
     )
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [stored(A), stored(B)]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert driver.calls[1].request == lookup(["a", "b"])
 
@@ -384,7 +394,7 @@ def test_create_conflict_after_uncertain_is_reconciled(clock):
     driver = ScriptedDriver(
         [unavailable("PostTasks"), multi(), conflict, multi(stored(A), stored(B))], clock
     )
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [stored(A), stored(B)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -402,7 +412,7 @@ def test_create_conflict_with_another_task_under_the_id_is_raised(clock):
     other.name = "someone else's"
     driver = ScriptedDriver([conflict, multi(other)], clock)
     with pytest.raises(e.ConflictError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     # settled by one lookup, no back-off and no second post
     assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks")]
     assert driver.calls[1].request == lookup([A.id])
@@ -413,7 +423,7 @@ def test_create_conflict_with_our_own_task_returns_it(clock):
     # create returns it, and posts only what is still missing.
     conflict = multi(status=bad_status(sc.TASK_CONFLICT, "exists"))
     driver = ScriptedDriver([conflict, multi(stored(A)), multi(stored(B))], clock)
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [stored(A), stored(B)]
     assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks"), ("Call", "PostTasks")]
     assert driver.calls[2].request == post([B])
 
@@ -423,14 +433,14 @@ def test_create_conflict_without_ids_is_raised(clock):
     anon.id = ""
     driver = ScriptedDriver([multi(status=bad_status(sc.TASK_CONFLICT, "exists"))], clock)
     with pytest.raises(e.ConflictError):
-        driver.run(_ops.create(post([anon]), budget()))
+        driver.run(_ops.create(post([anon]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
 def test_create_permanent_error_is_raised(clock):
     driver = ScriptedDriver([multi(status=bad_status(sc.CONN_INVALID_REQUEST))], clock)
     with pytest.raises(e.InvalidRequestError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -439,7 +449,7 @@ def test_create_permanent_error_after_reconciliation_is_raised(clock):
         [unavailable("PostTasks"), multi(), multi(status=bad_status(sc.CONN_KEY_INVALID))], clock
     )
     with pytest.raises(e.AuthError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -452,7 +462,7 @@ def test_create_out_of_attempts_while_uncertain(clock):
     policy = RetryPolicy(max_attempts=2, initial_backoff=1.0, max_backoff=8.0, jitter=False)
     driver = ScriptedDriver([unavailable("PostTasks"), multi(stored(A)), unavailable()], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget(policy=policy)))
+        driver.run(_ops.create(post([A, B]), budget(policy=policy, clock=clock)))
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -467,7 +477,7 @@ def test_create_out_of_attempts_while_uncertain(clock):
 def test_create_out_of_time_while_uncertain(clock):
     driver = ScriptedDriver([unavailable("PostTasks")], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A]), budget(timeout=0.5)))
+        driver.run(_ops.create(post([A]), budget(timeout=0.5, clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert info.value.tasks == [A]
 
@@ -475,7 +485,7 @@ def test_create_out_of_time_while_uncertain(clock):
 def test_create_with_no_policy_and_ids_gives_outcome_unknown(clock):
     driver = ScriptedDriver([unavailable("PostTasks")], clock)
     with pytest.raises(e.OutcomeUnknownError):
-        driver.run(_ops.create(post([A]), budget(policy=None)))
+        driver.run(_ops.create(post([A]), budget(policy=None, clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -484,7 +494,7 @@ def test_create_lookup_failure_gives_outcome_unknown(clock):
         [unavailable("PostTasks"), multi(status=bad_status(sc.CONN_KEY_INVALID))], clock
     )
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert info.value.tasks == [A, B]
     assert isinstance(info.value.cause, e.AuthError)
@@ -494,7 +504,7 @@ def test_create_lookup_is_itself_retried(clock):
     driver = ScriptedDriver(
         [unavailable("PostTasks"), unavailable("ListTasks"), multi(stored(A))], clock
     )
-    assert driver.run(_ops.create(post([A]), budget())) == [stored(A)]
+    assert driver.run(_ops.create(post([A]), budget(clock=clock))) == [stored(A)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -510,7 +520,7 @@ def test_create_lookup_of_many_ids_is_chunked_by_1000(clock):
     found = multi(*[stored(t) for t in tasks[:1000]])
     rest = multi(*[stored(t) for t in tasks[1000:]])
     driver = ScriptedDriver([unavailable("PostTasks"), found, rest], clock)
-    got = driver.run(_ops.create(post(tasks), budget()))
+    got = driver.run(_ops.create(post(tasks), budget(clock=clock)))
     assert [t.id for t in got] == ids
     assert driver.shape() == [
         ("Call", "PostTasks"),
@@ -525,16 +535,20 @@ def test_create_lookup_of_many_ids_is_chunked_by_1000(clock):
 def test_create_deadline_before_anything_was_sent_is_not_an_unknown_outcome(clock):
     # The rate limiter's wait outlasts the budget: nothing was ever sent, so nothing can
     # exist; the outcome is known. Expect DeadlineExceededError, not OutcomeUnknownError.
-    limiter = StubLimiter([10.0])
+    limiter = StubLimiter([10.0], clock)
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.TaskgrpcError) as info:
-        driver.run(_ops.create(post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter)))
+        driver.run(
+            _ops.create(
+                post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter, clock=clock)
+            )
+        )
     assert driver.shape() == [("Sleep", 1.0)]
     assert type(info.value) is e.DeadlineExceededError
 
 
 def test_budget_remaining(clock):
-    b = budget(timeout=3.0)
+    b = budget(timeout=3.0, clock=clock)
     assert b.remaining("GetTask") == 3.0
     clock.advance(2.0)
     assert b.remaining("GetTask") == pytest.approx(1.0)
@@ -542,7 +556,7 @@ def test_budget_remaining(clock):
     with pytest.raises(e.DeadlineExceededError) as info:
         b.remaining("GetTask")
     assert info.value.method == "GetTask"
-    assert budget(timeout=None).remaining("GetTask") is None
+    assert budget(timeout=None, clock=clock).remaining("GetTask") is None
 
 
 def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
@@ -552,7 +566,7 @@ def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
     other.name = "somebody else's task"
     driver = ScriptedDriver([unavailable("PostTasks"), multi(other)], clock)
     with pytest.raises(e.ConflictError) as info:
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert A.id in info.value.description
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
 
@@ -562,7 +576,7 @@ def test_create_success_with_a_task_missing_is_final_and_unknown(clock):
     # again, and the caller learns which tasks are in doubt.
     driver = ScriptedDriver([multi(stored(A))], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert [t.id for t in info.value.tasks] == [A.id, B.id]
 
@@ -573,7 +587,7 @@ def test_create_success_with_other_ids_is_matched_by_position(clock):
     renamed_a, renamed_b = stored(A), stored(B)
     renamed_a.id, renamed_b.id = "server-1", "server-2"
     driver = ScriptedDriver([multi(renamed_a, renamed_b)], clock)
-    assert driver.run(_ops.create(post([A, B]), budget())) == [renamed_a, renamed_b]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [renamed_a, renamed_b]
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -582,7 +596,7 @@ def test_create_deadline_with_unknown_outcome_is_also_a_deadline_error(clock):
         [e.DeadlineExceededError(grpc.StatusCode.DEADLINE_EXCEEDED, "slow", "PostTasks")], clock
     )
     with pytest.raises(e.DeadlineExceededError) as info:
-        driver.run(_ops.create(post([A]), budget(timeout=0.5)))
+        driver.run(_ops.create(post([A]), budget(timeout=0.5, clock=clock)))
     assert isinstance(info.value, e.OutcomeUnknownError)
     assert [t.id for t in info.value.tasks] == [A.id]
 
@@ -598,7 +612,7 @@ def test_create_success_echoing_only_some_ids_is_an_unknown_outcome(clock, answe
         answer.append(got)
     driver = ScriptedDriver([multi(*answer)], clock)
     with pytest.raises(e.OutcomeUnknownError):
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -608,7 +622,7 @@ def test_create_mixed_ids_match_by_id_then_in_order(clock):
     made.id = "zz"
     # the answer lists the id-less task first: A still maps to A, anon to the rest
     driver = ScriptedDriver([multi(made, stored(A))], clock)
-    assert driver.run(_ops.create(post([A, anon]), budget())) == [stored(A), made]
+    assert driver.run(_ops.create(post([A, anon]), budget(clock=clock))) == [stored(A), made]
 
 
 def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
@@ -622,7 +636,7 @@ def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
 
     driver = ScriptedDriver([slow_unavailable], clock)
     with pytest.raises(e.DeadlineExceededError) as info:
-        driver.run(_ops.create(post([A]), budget(timeout=10.0, policy=policy)))
+        driver.run(_ops.create(post([A]), budget(timeout=10.0, policy=policy, clock=clock)))
     assert isinstance(info.value, e.OutcomeUnknownError)
     assert [t.id for t in info.value.tasks] == [A.id]
 
@@ -637,7 +651,7 @@ def test_create_conflict_under_a_derived_id_returns_the_stored_task_even_if_edit
     edited = stored(A)
     edited.name = "renamed since"
     driver = ScriptedDriver([conflict, multi(edited)], clock)
-    got = driver.run(_ops.create(post([A]), budget(), ours=lambda t: t.id == A.id))
+    got = driver.run(_ops.create(post([A]), budget(clock=clock), ours=lambda t: t.id == A.id))
     assert got == [edited]
     assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks")]
 
@@ -646,7 +660,7 @@ def test_create_cancelled_on_the_wire_is_an_unknown_outcome_and_not_retried(cloc
     cancelled = e.TransportError(grpc.StatusCode.CANCELLED, "closed", "PostTasks")
     driver = ScriptedDriver([cancelled], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert [t.id for t in info.value.tasks] == ["a", "b"]
     assert driver.shape() == [("Call", "PostTasks")]
 
@@ -654,25 +668,27 @@ def test_create_cancelled_on_the_wire_is_an_unknown_outcome_and_not_retried(cloc
 def test_create_not_sent_is_not_sent_unless_an_earlier_attempt_is_in_doubt(clock):
     driver = ScriptedDriver([e.NotSentError("the client is closed")], clock)
     with pytest.raises(e.NotSentError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     driver = ScriptedDriver([unavailable("PostTasks"), e.NotSentError("closed")], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert [t.id for t in info.value.tasks] == ["a"]
 
 
 def test_a_token_is_given_back_when_the_wait_is_abandoned(clock):
-    limiter = StubLimiter([5.0])
-    op = _ops.get(get_request(), budget(limiter=limiter))
+    limiter = StubLimiter([5.0], clock)
+    op = _ops.get(get_request(), budget(limiter=limiter, clock=clock))
     assert isinstance(next(op), _ops.Sleep)
     op.close()  # a cancel or an interrupt while waiting for the token
     assert (limiter.reserved, limiter.given_back) == (1, 1)
 
 
 def test_a_wait_past_the_deadline_takes_no_token(clock):
-    limiter = StubLimiter([10.0])
+    limiter = StubLimiter([10.0], clock)
     with pytest.raises(e.DeadlineExceededError):
-        ScriptedDriver([], clock).run(_ops.get(get_request(), budget(timeout=1, limiter=limiter)))
+        ScriptedDriver([], clock).run(
+            _ops.get(get_request(), budget(timeout=1, limiter=limiter, clock=clock))
+        )
     assert (limiter.reserved, limiter.refused) == (0, 1)
 
 
