@@ -1,5 +1,6 @@
-"""Connection settings from flags and the environment (through ``_config.from_env``, the
-one reader of ``CLARIFAI_*``): the PAT from ``CLARIFAI_PAT`` or ``--pat-file`` only."""
+"""Connection settings from flags and the environment: one :class:`ClientOptions`, built by
+``ClientOptions.from_env`` (the one reader of ``CLARIFAI_*``; flags win). The PAT comes from
+``CLARIFAI_PAT`` or ``--pat-file`` only."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from .. import requests as rq
-from .._config import from_env
+from .._options import ClientOptions, env_settings
 from ..client import TaskClient
 from .errors import UsageError
 
@@ -25,29 +26,32 @@ def _pat_file(path: str) -> str:
     return pat
 
 
-def settings(args: argparse.Namespace, *, need_pat: bool = True) -> dict[str, Any]:
-    """TaskClient keywords: flags win over ``CLARIFAI_*``; a missing one is a
-    ValidationError naming the variable (and, in CLI terms, the flag)."""
-    overrides: dict[str, Any] = {"timeout": args.timeout}
+def overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The client settings the flags give (they win over ``CLARIFAI_*``)."""
+    given: dict[str, Any] = {"timeout": args.timeout}
     if args.pat_file:
-        overrides["pat"] = _pat_file(args.pat_file)
-    elif not need_pat:
-        overrides["pat"] = "-"  # a dry run sends nothing: no PAT needed
+        given["pat"] = _pat_file(args.pat_file)
     for key in ("user_id", "app_id", "target"):
         value = getattr(args, key)
         if value:
-            overrides[key] = value
+            given[key] = value
     if args.insecure:
-        overrides.update(secure=False, allow_insecure=args.allow_insecure)
-    return from_env(overrides)
+        given.update(secure=False, allow_insecure=args.allow_insecure)
+    return given
+
+
+def options(args: argparse.Namespace) -> ClientOptions:
+    """The client options for ``args``; a missing or bad setting is a ValidationError
+    naming the variable (and, in CLI terms, the flag)."""
+    return ClientOptions.from_env(**overrides(args))
 
 
 def open_client(args: argparse.Namespace) -> TaskClient:
     """A client for ``args``; bad settings raise before anything is sent."""
-    return TaskClient(**settings(args))
+    return TaskClient.from_options(options(args))
 
 
 def user_app(args: argparse.Namespace) -> r.UserAppIDSet:
     """The user and app requests go to, for a dry run (which needs no PAT)."""
-    config = settings(args, need_pat=False)
-    return rq.user_app_id(config["user_id"], config["app_id"])
+    settings = env_settings({"pat": None, **overrides(args)})
+    return rq.user_app_id(settings["user_id"], settings["app_id"])

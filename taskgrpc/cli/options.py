@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from .._config import DEFAULT_TIMEOUT, ENV_APP, ENV_BASE, ENV_PAT, ENV_USER
+from .._options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PER_PAGE
 from .errors import EXIT_USAGE
 from .writing import FORMATS
-
-DEFAULT_BATCH_SIZE = 128
-DEFAULT_CONCURRENCY = 8
 
 _CHOICE = re.compile(r"invalid choice: '[^']*'")
 _VALUE = re.compile(r"invalid (\S+) value: '[^']*'")
@@ -181,6 +179,12 @@ def parents() -> Parents:
         help="snake_case field names, as the protos and Clarifai's docs write them",
     )
     return Parents(conn, bulk, output)
+
+
+def add_per_page(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--per-page", type=positive, default=DEFAULT_PER_PAGE, help="tasks per ListTasks call"
+    )
 
 
 def add_format(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from ..connect import open_client
 from ..errors import EXIT_OK
-from ..options import Parents, add_command, add_format, enum_choice, positive
+from ..options import Parents, add_command, add_format, add_per_page, enum_choice
 from ..writing import write_tasks
 
 EXAMPLE = """\
@@ -69,7 +69,7 @@ def add_parser(sub: Any, parents: Parents) -> None:
         help="input source type: ALL_INPUTS, SAVED_SEARCH, DATASET or INPUT",
     )
     p.add_argument("--source-id", action="append", default=[], metavar="ID", help="input source id")
-    p.add_argument("--per-page", type=positive, default=128, help="tasks per ListTasks call")
+    add_per_page(p)
     add_format(p)
     p.set_defaults(func=run)
 
