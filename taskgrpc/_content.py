@@ -7,6 +7,7 @@ derive the same id for the same task on every run (:func:`content_id`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
@@ -24,7 +25,7 @@ __all__ = ["content_id", "same_task", "with_content_ids"]
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
 
 
-def _canonical(task: r.Task) -> str:
+def _canonical(task: r.Task, own: bool = False) -> str:
     """The task's content (all but its id) as canonical JSON: the input of every content id.
 
     Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
@@ -32,29 +33,45 @@ def _canonical(task: r.Task) -> str:
     integers: names and descriptions, which differ from task to task) are encoded
     directly; the JSON parts of all the rest are memoized by the rest's serialized bytes
     (the tasks of one pipeline share type, workers, review, source and concepts).
+
+    ``own``: ``task`` is a copy without an id that the caller owns; it is worked on in
+    place of a clone and left as it was (a bulk create copies each task anyway).
     """
     plain_fields = _PLAIN_FIELDS or _plain_fields()
-    rest = clone(task)
-    rest.ClearField("id")
+    if own:
+        rest = task
+    else:
+        rest = clone(task)
+        rest.ClearField("id")
     plain: list[tuple[str, str]] = []
+    cleared: list[tuple[str, Any, bool]] = []
     for name, json_name, key, many in plain_fields:
-        value = getattr(task, name)
+        value = getattr(rest, name)
         if value:
             if many:
+                value = list(value)
                 part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
             else:
                 part = _plain_json(value)
             plain.append((json_name, key + part))
+            cleared.append((name, value, many))
             rest.ClearField(name)  # type: ignore[arg-type]
     memo = rest.SerializeToString(deterministic=True)
     parts = _RESTS.get(memo)
     if parts is None:
         parts = _parts(rest)
-        if parts is None:
-            return _slow_canonical(task)
-        if len(_RESTS) >= _MAX_PARTS:
-            _RESTS.clear()
-        _RESTS[memo] = parts
+        if parts is not None:
+            if len(_RESTS) >= _MAX_PARTS:
+                _RESTS.clear()
+            _RESTS[memo] = parts
+    if own:
+        for name, value, many in cleared:
+            if many:
+                getattr(rest, name).extend(value)
+            else:
+                setattr(rest, name, value)
+    if parts is None:
+        return _slow_canonical(task)
     if plain:
         parts = sorted(parts + plain)
     return "{" + ",".join([p for _, p in parts]) + "}"
@@ -192,8 +209,6 @@ def _scalar_json(field: Any, value: Any) -> str:
 
 
 def _hashed(canonical: str, salt: str) -> str:
-    import hashlib
-
     return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
 
 
@@ -251,11 +266,11 @@ class ContentIds:
         seen = self._seen
         for task in tasks:
             if not task.id:
-                canonical = _canonical(task)
+                copy = clone(task)
+                canonical = _canonical(copy, own=True)
                 k = seen.get(canonical, 0)
                 seen[canonical] = k + 1
-                copy = clone(task)
-                copy.id = _hashed(canonical, repeat_salt(self.salt, k))
+                copy.id = _hashed(canonical, repeat_salt(self.salt, k) if k else self.salt)
                 self.derived.add(copy.id)
                 task = copy
             out.append(task)

@@ -393,13 +393,15 @@ def _merge(
     by position. Any other answer (another length, repeated ids, some of our ids
     missing) raises OutcomeUnknownError; nothing is sent again: SUCCESS is final.
     """
+    answer = list(answer)  # one wrapper per task: each pass over the field makes new ones
     by_id = {task.id: task for task in answer}
     given = [task.id for task in sent if task.id]
     echoed = [i for i in given if i in by_id]
     if len(answer) != len(sent) or len(by_id) != len(answer) or echoed not in ([], given):
         raise unknown_outcome(sent, _incomplete_answer(len(sent), len(answer)))
     if echoed:
-        rest = iter([task for task in answer if task.id not in set(given)])
+        given_ids = set(given)
+        rest = iter([task for task in answer if task.id not in given_ids])
         mine = [by_id[task.id] if task.id else next(rest) for task in sent]
     else:
         mine = list(answer)
