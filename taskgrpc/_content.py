@@ -262,18 +262,26 @@ class ContentIds:
 
     def assign(self, tasks: Iterable[r.Task]) -> list[r.Task]:
         """The next ``tasks``, each one without an id replaced by a copy with its id."""
-        out = []
-        seen = self._seen
-        for task in tasks:
-            if not task.id:
-                copy = clone(task)
-                canonical = _canonical(copy, own=True)
-                k = seen.get(canonical, 0)
-                seen[canonical] = k + 1
-                copy.id = _hashed(canonical, repeat_salt(self.salt, k) if k else self.salt)
-                self.derived.add(copy.id)
-                task = copy
-            out.append(task)
+        out = list(tasks)
+        missing = [i for i, task in enumerate(out) if not task.id]
+        if not missing:
+            return out
+        seen, salt, derived = self._seen, self.salt, self.derived
+        first = hashlib.sha256(f"{salt}\0".encode())  # the hash input's prefix, salt first
+        for i in missing:
+            copy = clone(out[i])
+            canonical = _canonical(copy, own=True)
+            k = seen.get(canonical, 0)
+            seen[canonical] = k + 1
+            if k:
+                task_id = _hashed(canonical, repeat_salt(salt, k))
+            else:
+                h = first.copy()
+                h.update(canonical.encode())
+                task_id = h.hexdigest()[:32]
+            copy.id = task_id
+            derived.add(task_id)
+            out[i] = copy
         return out
 
 

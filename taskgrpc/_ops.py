@@ -405,6 +405,8 @@ def _merge(
         mine = [by_id[task.id] if task.id else next(rest) for task in sent]
     else:
         mine = list(answer)
+    if sent is tasks and not done:
+        return mine  # nothing was looked up: the answer, in order
     if not all(task.id for task in tasks):
         return mine  # some had no id (then nothing was looked up): the answer, in order
     results = dict(done)
