@@ -29,34 +29,29 @@ def _canonical(task: r.Task, own: bool = False) -> str:
     """The task's content (all but its id) as canonical JSON: the input of every content id.
 
     Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
-    separators=(",", ":"))``, built in parts. The plain fields (strings, bools, 32-bit
-    integers: names and descriptions, which differ from task to task) are encoded
-    directly; the JSON parts of all the rest are memoized by the rest's serialized bytes
-    (the tasks of one pipeline share type, workers, review, source and concepts).
+    separators=(",", ":"))``, built in parts. The fields that tell the tasks of one
+    pipeline apart (name, description) are encoded directly; the JSON parts of all the
+    rest are memoized by the rest's serialized bytes, which determine it (the tasks of
+    one pipeline share type, workers, review, source and concepts).
 
     ``own``: ``task`` is a copy without an id that the caller owns; it is worked on in
     place of a clone and left as it was (a bulk create copies each task anyway).
     """
-    plain_fields = _PLAIN_FIELDS or _plain_fields()
     if own:
         rest = task
     else:
         rest = clone(task)
         rest.ClearField("id")
+    name, description = rest.name, rest.description
     plain: list[tuple[str, str]] = []
-    cleared: list[tuple[str, Any, bool]] = []
-    for name, json_name, key, many in plain_fields:
-        value = getattr(rest, name)
-        if value:
-            if many:
-                value = list(value)
-                part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
-            else:
-                part = _plain_json(value)
-            plain.append((json_name, key + part))
-            cleared.append((name, value, many))
-            rest.ClearField(name)  # type: ignore[arg-type]
-    memo = rest.SerializeToString(deterministic=True)
+    if name:
+        plain.append(("name", '"name":' + encode_basestring_ascii(name)))
+        rest.ClearField("name")
+    if description:
+        plain.append(("description", '"description":' + encode_basestring_ascii(description)))
+        rest.ClearField("description")
+    # Any serialization of a message determines its content, so it is a sound memo key.
+    memo = rest.SerializeToString()
     parts = _RESTS.get(memo)
     if parts is None:
         parts = _parts(rest)
@@ -65,11 +60,10 @@ def _canonical(task: r.Task, own: bool = False) -> str:
                 _RESTS.clear()
             _RESTS[memo] = parts
     if own:
-        for name, value, many in cleared:
-            if many:
-                getattr(rest, name).extend(value)
-            else:
-                setattr(rest, name, value)
+        if name:
+            rest.name = name
+        if description:
+            rest.description = description
     if parts is None:
         return _slow_canonical(task)
     if plain:
@@ -105,18 +99,7 @@ def _parts(task: r.Task) -> list[tuple[str, str]] | None:
     return parts
 
 
-_PLAIN_FIELDS: list[tuple[str, str, str, bool]] = []
 _RESTS: dict[bytes, list[tuple[str, str]]] = {}
-
-
-def _plain_fields() -> list[tuple[str, str, str, bool]]:
-    """Task's plain fields without presence (set exactly when truthy): (name, JSON name,
-    encoded key, repeated)."""
-    for field in r.Task.DESCRIPTOR.fields:
-        name, key, kind = _field_info(field)
-        if kind in (_PLAIN, _PLAINS) and (kind == _PLAINS or not field.has_presence):
-            _PLAIN_FIELDS.append((field.name, name, key, kind == _PLAINS))
-    return _PLAIN_FIELDS
 
 
 def _slow_canonical(task: r.Task) -> str:
