@@ -348,7 +348,7 @@ def bench_bulk(target: str, sz: Sizes) -> list[Row]:
 
     def spread(a: str, b: str, data: dict[str, list[float]]) -> str:
         rs = [x / y for x, y in zip(data[a], data[b], strict=True)]
-        return f"{min(rs):.2f}x – {max(rs):.2f}x"
+        return f"{min(rs):.2f}x to {max(rs):.2f}x"
 
     def us(data: list[float]) -> str:
         return f"{statistics.median(data) * 1e6:.1f} µs"
