@@ -1,5 +1,8 @@
-"""Shared helpers for the taskgrpc tests: constants, a fake clock, a scripted sans-I/O driver,
-and small proto helpers. (Named uniquely: test dirs are on sys.path under pytest's prepend mode.)
+"""Shared helpers for the tests: constants, the one client factory (``new_client``), a fake
+clock, a scripted sans-I/O driver, and small proto helpers.
+
+Importable from every test folder as ``tgsupport`` (its folder is on ``pythonpath`` in
+``pyproject.toml``); the fixtures built on it are in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,32 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id")
 
 FAST_RETRY = taskgrpc.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
+
+
+def client_settings(target: str, **overrides: Any) -> dict[str, Any]:
+    """The keyword arguments of a test client of ``target`` (plain text on loopback, fast
+    retries, this module's PAT, user and app), with ``overrides`` applied."""
+    settings: dict[str, Any] = {
+        "pat": PAT,
+        "user_id": USER,
+        "app_id": APP,
+        "target": target,
+        "secure": False,
+        "retry": FAST_RETRY,
+        "timeout": 10.0,
+    }
+    settings.update(overrides)
+    return settings
+
+
+def new_client(target: str, **overrides: Any) -> taskgrpc.TaskClient:
+    """A sync client of ``target``; see :func:`client_settings`. The caller closes it."""
+    return taskgrpc.TaskClient(**client_settings(target, **overrides))
+
+
+def new_aclient(target: str, **overrides: Any) -> taskgrpc.AsyncTaskClient:
+    """An async client of ``target``; see :func:`client_settings`. The caller closes it."""
+    return taskgrpc.AsyncTaskClient(**client_settings(target, **overrides))
 
 
 def uaid(user: str = USER, app: str = APP) -> r.UserAppIDSet:
@@ -58,10 +87,32 @@ def simple_task(
     return task
 
 
+def reviewers_two(task_id: str = "") -> r.Task:
+    """A task breaking a documented rule: approval_threshold_reviewers takes 0, 1 or -1."""
+    task = taskgrpc.build_task(
+        "CONCEPTS_CLASSIFICATION",
+        concepts=["c"],
+        review=taskgrpc.consensus(["r"], approval_threshold=1),
+    )
+    task.review.consensus_strategy_info.approval_threshold_reviewers = 2
+    task.id = task_id
+    return task
+
+
 def copy(message: Any) -> Any:
     out = type(message)()
     out.CopyFrom(message)
     return out
+
+
+def ids(tasks: Iterable[Any]) -> list[str]:
+    return [t.id for t in tasks]
+
+
+def seed(server: Any, n: int, prefix: str = "s", user: str = USER, app: str = APP) -> list[str]:
+    """Store ``n`` tasks directly in ``server`` (oldest first); return their ids newest first."""
+    tasks = [simple_task(f"{prefix}{i:05d}") for i in range(n)]
+    return list(reversed(server.servicer.put_tasks(user, app, tasks)))
 
 
 def without_server_fields(task: r.Task) -> r.Task:
