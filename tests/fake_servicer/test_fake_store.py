@@ -143,6 +143,7 @@ def stores() -> tuple[FakeV2Servicer, FakeV2Servicer]:
     return big, small
 
 
+@pytest.mark.timing
 class TestScaling:
     """A 100k-task store must not be copied or sorted per page, nor scanned per insert.
 

@@ -156,6 +156,7 @@ async def test_async_retries_throttles_like_the_sync_client(aclient, server):
     assert server.servicer.calls["GetTask"] == 3
 
 
+@pytest.mark.timing
 async def test_deadline_is_the_whole_call(aclient, server):
     server.servicer.set_faults(Faults(latency_ms=2000))
     loop = asyncio.get_running_loop()
