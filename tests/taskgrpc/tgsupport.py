@@ -151,6 +151,36 @@ class FakeClock:
 
 # --- a scripted driver of the sans-I/O operations ----------------------------------------
 
+#: jitter off: each back-off is exactly the cap, 1, 2, 4, 8, ... seconds
+POLICY = taskgrpc.RetryPolicy(max_attempts=4, initial_backoff=1.0, max_backoff=8.0, jitter=False)
+
+
+def budget(timeout: float | None = None, policy: Any = POLICY, limiter: Any = None) -> _ops.Budget:
+    """The budget of one operation for ``uaid()``, with this module's PAT as the secret."""
+    return _ops.Budget(uaid=uaid(), timeout=timeout, policy=policy, limiter=limiter, secret=PAT)
+
+
+class StubLimiter:
+    """A TokenBucket stand-in: hands out ``waits`` in order, and like the real one takes
+    nothing when the wait would reach the deadline."""
+
+    def __init__(self, waits: Iterable[float]) -> None:
+        self.waits = list(waits)
+        self.reserved = 0
+        self.refused = 0
+        self.given_back = 0
+
+    def reserve(self, deadline: float | None = None) -> float | None:
+        wait = self.waits.pop(0) if self.waits else 0.0
+        if deadline is not None and _ops.time.monotonic() + wait >= deadline:
+            self.refused += 1
+            return None
+        self.reserved += 1
+        return wait
+
+    def give_back(self) -> None:
+        self.given_back += 1
+
 
 Outcome = Any  # a response message, a TaskgrpcError instance, or a callable(Call) -> either
 
