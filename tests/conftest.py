@@ -10,6 +10,10 @@
   ``tgsupport``'s PAT, user and app); all closed after the test. ``client`` is
   ``make_client()``.
 
+Hypothesis runs under the ``quick`` settings profile by default: a quarter of each test's examples
+(``tgsupport.examples``), 25 where a test names none. ``pytest --hypothesis-profile=thorough``
+runs them all.
+
 Helpers (constants, the fake clock, the scripted driver) are plain modules, not fixtures:
 ``tgsupport`` (tests/taskgrpc), ``relsupport`` (tests/reliability), ``fake_rpc`` and ``team``
 (tests/fake_servicer).
@@ -21,10 +25,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from tgsupport import new_aclient, new_client
 
 import taskgrpc
 from fake_servicer import FakeServer, FakeV2Servicer
+
+settings.register_profile("thorough", max_examples=100)
+settings.register_profile("quick", max_examples=25)
+settings.load_profile("quick")  # ``--hypothesis-profile=NAME`` loads another after this
 
 
 @pytest.fixture

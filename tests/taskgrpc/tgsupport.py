@@ -32,6 +32,15 @@ SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id
 FAST_RETRY = taskgrpc.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
 
 
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples scaled to the loaded settings profile (see ``tests/conftest.py``):
+    a quarter of ``n`` (at least 10) under ``quick``, the default; all ``n`` under ``thorough``
+    (``pytest --hypothesis-profile=thorough``)."""
+    from hypothesis import settings
+
+    return max(10, n * settings.default.max_examples // 100)
+
+
 def client_settings(target: str, **overrides: Any) -> dict[str, Any]:
     """The keyword arguments of a test client of ``target`` (plain text on loopback, fast
     retries, this module's PAT, user and app), with ``overrides`` applied."""
