@@ -31,6 +31,8 @@ from tgsupport import new_aclient, new_client
 import taskgrpc
 from fake_servicer import FakeServer, FakeV2Servicer
 
+pytest_plugins = ["pytester"]  # the ``pytester`` fixture, to run a fresh pytest in process
+
 settings.register_profile("thorough", max_examples=100)
 settings.register_profile("quick", max_examples=25)
 settings.load_profile("quick")  # ``--hypothesis-profile=NAME`` loads another after this
