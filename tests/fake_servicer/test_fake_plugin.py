@@ -42,7 +42,10 @@ def test_plugin_autoloads_in_a_fresh_pytest(pytester: pytest.Pytester) -> None:
             assert fake_clarifai.servicer.tasks("u", "a") == []
         """
     )
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    # (the option only quiets pytest-asyncio, which is installed here, in the inner session)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
+    )
     result.assert_outcomes(passed=2)
 
 
