@@ -11,6 +11,7 @@ from . import _pickling  # noqa: F401 - makes Task messages picklable
 from ._content import content_id, same_task, with_content_ids
 from ._lifecycle import Progress
 from ._lifecycle_requests import annotation
+from ._options import BulkOptions, ClientOptions
 from .builders import (
     ai_assist_params,
     all_inputs,
@@ -76,6 +77,8 @@ __all__ = [
     "AsyncTaskPager",
     "AuthError",
     "BulkError",
+    "BulkOptions",
+    "ClientOptions",
     "ConflictError",
     "DeadlineExceededError",
     "DeadlineOutcomeUnknownError",

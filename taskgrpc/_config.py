@@ -1,16 +1,13 @@
-"""Settings shared by the sync and async clients, and the one place that reads the env."""
+"""The client settings' defaults and checks, and opening a channel (the options objects
+that use them are in ``_options``)."""
 
 from __future__ import annotations
 
 import ipaddress
 import math
-import os
-from collections.abc import Mapping
 from typing import Any
 
-from . import requests as rq
 from .errors import ValidationError
-from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
 
 DEFAULT_HOST = "api.clarifai.com"
 DEFAULT_PORT = 443
@@ -39,37 +36,6 @@ ENV_PAT = "CLARIFAI_PAT"
 ENV_USER = "CLARIFAI_USER_ID"
 ENV_APP = "CLARIFAI_APP_ID"
 ENV_BASE = "CLARIFAI_GRPC_BASE"
-
-
-#: The constructor arguments, for the class docstrings of both clients (CHANNEL is replaced by
-#: the channel class each takes).
-CLIENT_ARGUMENTS_DOC = """
-Arguments (all keyword-only):
-
-- ``pat``: the Personal Access Token, sent as ``authorization: Key <pat>``;
-  printable ASCII, never shown in reprs, logs or errors.
-- ``user_id``, ``app_id``: the app every request addresses (``user_app_id``).
-- ``target``: ``host`` or ``host:port`` (port 443 by default); default
-  ``api.clarifai.com:443``.
-- ``secure``: TLS (default ``True``); ``False`` for a plaintext server such
-  as the fake.
-- ``channel``: a CHANNEL of your own to use instead (never closed by
-  the client); ``target`` and ``secure`` are then ignored.
-- ``timeout``: the default time budget of each call in seconds, retries
-  included (default 30; ``None``, ``math.inf`` or 1e9 or more for none).
-- ``retry``: the default :class:`~taskgrpc.RetryPolicy`, or ``None`` for no
-  retries (default: ``RetryPolicy()``).
-- ``max_rps``: a client-wide cap on requests per second (default: none).
-- ``max_request_bytes``: the byte budget of one ``create_many`` or
-  ``update_many`` request (default 3 MiB, under gRPC's 4 MiB).
-- ``allow_insecure``: allow ``secure=False`` to a non-loopback host, which
-  sends the PAT in clear text (default ``False``).
-
-``from_env()`` reads ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
-``CLARIFAI_APP_ID`` and ``CLARIFAI_GRPC_BASE``. Bad arguments raise
-:class:`~taskgrpc.ValidationError`.
-
-"""
 
 
 def normalize_target(base: str) -> str:
@@ -104,7 +70,7 @@ def is_loopback(target: str) -> bool:
         return False
 
 
-def open_channel(config: ClientConfig, grpc_module: Any) -> Any:
+def open_channel(config: Any, grpc_module: Any) -> Any:
     """A new channel to ``config.target``: ``grpc_module`` is ``grpc`` or ``grpc.aio``."""
     import grpc
 
@@ -154,113 +120,14 @@ def deadline_of(timeout: float | None, now: float) -> float | None:
     return now + timeout
 
 
-def check_max_request_bytes(value: object) -> int:
-    """``value`` if it is an integer >= 1; ValidationError otherwise."""
+def check_count(value: object, name: str) -> int:
+    """``value`` if it is an integer >= 1 (not a bool); ValidationError naming ``name``
+    otherwise."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"max_request_bytes must be an integer >= 1, got {value!r}")
+        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
     return value
 
 
-class ClientConfig:
-    """Validated client settings. ``repr`` never shows the PAT."""
-
-    __slots__ = (
-        "allow_insecure",
-        "app_id",
-        "max_request_bytes",
-        "max_rps",
-        "metadata",
-        "pat",
-        "retry",
-        "secure",
-        "target",
-        "timeout",
-        "uaid",
-        "user_id",
-    )
-
-    def __init__(
-        self,
-        *,
-        pat: str,
-        user_id: str,
-        app_id: str,
-        target: str = DEFAULT_TARGET,
-        secure: bool = True,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | Default | None = DEFAULT,
-        max_rps: float | None = None,
-        allow_insecure: bool = False,
-        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
-        has_channel: bool = False,
-    ) -> None:
-        check_pat(pat)
-        self.uaid = rq.user_app_id(user_id, app_id)
-        self.pat = pat
-        self.user_id = user_id
-        self.app_id = app_id
-        self.target = normalize_target(target)
-        self.secure = bool(secure)
-        self.timeout = check_timeout(timeout)
-        if retry is DEFAULT:
-            retry = RetryPolicy()
-        if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ValidationError(f"retry must be a RetryPolicy or None, got {retry!r}")
-        self.retry = retry
-        if max_rps is not None:
-            TokenBucket(max_rps)  # validates
-        self.max_rps = max_rps
-        self.max_request_bytes = check_max_request_bytes(max_request_bytes)
-        self.allow_insecure = bool(allow_insecure)
-        if (
-            not self.secure
-            and not has_channel
-            and not allow_insecure
-            and not is_loopback(self.target)
-        ):
-            raise ValidationError(
-                f"secure=False would send the PAT in clear text to {self.target}, which is "
-                "not a loopback address; pass allow_insecure=True if you really mean it"
-            )
-        self.metadata: tuple[tuple[str, str], ...] = (("authorization", f"Key {pat}"),)
-
-    def settings(self) -> dict[str, Any]:
-        """The constructor keywords that rebuild this config (used for pickling)."""
-        return {
-            "pat": self.pat,
-            "user_id": self.user_id,
-            "app_id": self.app_id,
-            "target": self.target,
-            "secure": self.secure,
-            "timeout": self.timeout,
-            "retry": self.retry,
-            "max_rps": self.max_rps,
-            "allow_insecure": self.allow_insecure,
-            "max_request_bytes": self.max_request_bytes,
-        }
-
-    def __repr__(self) -> str:
-        return f"target={self.target!r}, user_id={self.user_id!r}, app_id={self.app_id!r}"
-
-
-def from_env(
-    overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """Client keywords from ``CLARIFAI_*`` variables; ``overrides`` win.
-
-    A variable that is needed but missing (and not overridden) raises a
-    ValidationError naming it.
-    """
-    env = os.environ if environ is None else environ
-    kwargs: dict[str, Any] = {}
-    for key, var in (("pat", ENV_PAT), ("user_id", ENV_USER), ("app_id", ENV_APP)):
-        if key in overrides:
-            continue
-        value = env.get(var, "")
-        if not value.strip():
-            raise ValidationError(f"environment variable {var} is not set (needed for {key})")
-        kwargs[key] = value
-    if "target" not in overrides and env.get(ENV_BASE, "").strip():
-        kwargs["target"] = env[ENV_BASE]
-    kwargs.update(overrides)
-    return kwargs
+def check_max_request_bytes(value: object) -> int:
+    """``value`` if it is an integer >= 1; ValidationError otherwise."""
+    return check_count(value, "max_request_bytes")

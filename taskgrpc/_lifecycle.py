@@ -10,7 +10,7 @@ raises :class:`~taskgrpc.errors.ValidationError` before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import _lifecycle_requests as lrq
-from ._base import ClientCore, RetryArg
+from ._core import ClientCore, RetryArg
 from ._methods import (
     GET_TASK_ANNOTATION_COUNT,
     GET_TASK_INPUT_COUNT,
@@ -28,13 +28,23 @@ from ._methods import (
     PUT_TASK_ASSIGNMENTS,
     Method,
 )
-from ._ops import Budget, Op, backoff, get, rpc, send, unknown_outcome
-from .builders import _require_id, clone
+from ._ops import (
+    Budget,
+    Op,
+    Reconciling,
+    get,
+    incomplete,
+    reconcile,
+    rpc,
+    taken,
+    unknown_outcome,
+)
+from ._paging import Pages
+from .builders import _require_id
 from .errors import (
     ApiError,
     AuthError,
     ConflictError,
-    ServerError,
     TaskgrpcError,
     ThrottledError,
     code_name,
@@ -42,7 +52,7 @@ from .errors import (
 from .requests import MAX_PER_PAGE, get_task
 from .retry import Transience, classify
 
-__all__ = ["AnnotationPages", "Progress", "worker_id"]
+__all__ = ["Progress", "worker_id"]
 
 Core = ClientCore[Any]
 #: What the verbs return (aliases: inside the client classes ``list`` is a method).
@@ -130,77 +140,52 @@ def create_annotations(request: s.PostAnnotationsRequest, budget: Budget) -> Op[
     Returns the stored annotations in input order.
     """
     sent = list(request.annotations)
-    done: dict[str, r.Annotation] = {}
-    pending = sent
-    settle = looked = False
-    refusal: TaskgrpcError | None = None  # the refusal a lookup is settling
-    attempt = 0
-    name = POST_ANNOTATIONS.name
-    while True:
-        attempt += 1
-        if settle:
-            try:
-                found = yield from existing_annotations([a.id for a in pending], budget)
-            except TaskgrpcError as err:
-                raise unknown_outcome(pending, err) from err
-            for annotation in pending:
-                if annotation.id in found and not _ours(annotation, found[annotation.id]):
-                    raise _foreign(annotation.id)
-            looked, settle = True, False
-            if refusal is not None and not found:
-                raise refusal  # none of them is ours: the refusal stands
-            done.update(found)
-            pending = [a for a in pending if a.id not in done]
-            if not pending:
-                break
-            request = POST_ANNOTATIONS.build(budget.uaid, pending)
-        try:
-            response = yield from send(name, request, budget, attempt)
-        except TaskgrpcError as err:
-            kind = classify(err)
-            if kind is Transience.PERMANENT:
-                if looked or not _settles(err):
-                    raise
-                settle, refusal, attempt = True, err, attempt - 1  # costs no attempt
-                continue
-            settle = kind is Transience.OUTCOME_UNKNOWN or settle
-            try:
-                yield from backoff(err, name, attempt, budget)
-            except TaskgrpcError:
-                if settle:  # out of attempts, or else out of time
-                    policy = budget.policy
-                    out_of_time = policy is not None and attempt < policy.max_attempts
-                    raise unknown_outcome(pending, err, out_of_time) from err
-                raise
-            continue
+
+    def foreign(annotation: r.Annotation, stored: r.Annotation) -> TaskgrpcError | None:
+        return None if _ours(annotation, stored) else _foreign(annotation.id)
+
+    def on_error(err: TaskgrpcError, state: Reconciling[r.Annotation]) -> bool:
+        kind = classify(err)
+        if kind is Transience.PERMANENT:
+            if state.looked or not _settles(err):
+                raise err
+            state.settle, state.refusal = True, err
+            return True  # costs no attempt
+        state.settle = kind is Transience.OUTCOME_UNKNOWN or state.settle
+        return False
+
+    def answer(state: Reconciling[r.Annotation], response: Any) -> list[r.Annotation]:
+        pending = state.pending
         by_id = {a.id: a for a in response.annotations}
         if len(by_id) != len(pending) or any(a.id not in by_id for a in pending):
-            raise unknown_outcome(pending, _incomplete(len(pending), len(response.annotations)))
-        done.update(by_id)
-        break
-    return [done[a.id] for a in sent]
+            raise unknown_outcome(
+                pending,
+                incomplete(
+                    POST_ANNOTATIONS.name, "annotation", len(pending), len(response.annotations)
+                ),
+            )
+        state.done.update(by_id)
+        return [state.done[a.id] for a in sent]
+
+    return (
+        yield from reconcile(
+            POST_ANNOTATIONS.name,
+            sent,
+            request,
+            budget,
+            lookup=existing_annotations,
+            foreign=foreign,
+            rebuild=POST_ANNOTATIONS.build,
+            on_error=on_error,
+            answer=answer,
+            keep_settling=False,
+        )
+    )
 
 
 def _foreign(annotation_id: str) -> ConflictError:
-    return ConflictError(
-        code=status_code_pb2.FAILURE,
-        description=(
-            f"annotation id {annotation_id!r} is taken by an annotation on another input "
-            "or task; it was not created by this call"
-        ),
-        method=POST_ANNOTATIONS.name,
-    )
-
-
-def _incomplete(sent: int, got: int) -> ServerError:
-    return ServerError(
-        code=status_code_pb2.FAILURE,
-        description=(
-            f"PostAnnotations answered SUCCESS with {got} annotation(s) for {sent} sent, "
-            "not matching the ids sent"
-        ),
-        method=POST_ANNOTATIONS.name,
-    )
+    whose = "an annotation on another input or task"
+    return taken(POST_ANNOTATIONS.name, "annotation", annotation_id, whose, status_code_pb2.FAILURE)
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -279,32 +264,6 @@ def progress(
         workers=workers,
         task=task,
     )
-
-
-# --- the annotation pager's pages ------------------------------------------------------------
-
-
-class AnnotationPages:
-    """Builds the operation that fetches page ``n`` of one ListAnnotations listing."""
-
-    __slots__ = ("_budget", "first", "per_page")
-
-    def __init__(self, first: s.ListAnnotationsRequest, budget: Callable[[], Budget]) -> None:
-        self.first = first
-        self.per_page = first.per_page
-        self._budget = budget
-
-    def op(self, page: int) -> Op[Sequence[r.Annotation]]:
-        if page == 1:
-            request = self.first
-        else:
-            request = clone(self.first)
-            request.page = page
-        return annotation_page(request, self._budget())
-
-    def is_last(self, items: Sized) -> bool:
-        """A short (or empty) page ends the listing: the API has no total or token."""
-        return len(items) < self.per_page
 
 
 # --- what the verbs build (shared by TaskClient and AsyncTaskClient) ---------------------------
@@ -401,7 +360,7 @@ def annotation_pages(
     per_page: int,
     timeout: float | None,
     retry: RetryArg,
-) -> AnnotationPages:
+) -> Pages[r.Annotation]:
     first = lrq.list_annotations(
         core._config.uaid,
         task_id=_require_id(task_id, "task_id"),
@@ -410,8 +369,7 @@ def annotation_pages(
         input_ids=input_ids,
         per_page=per_page,
     )
-    core._budget(timeout, retry)  # validate timeout and retry now
-    return AnnotationPages(first, lambda: core._budget(timeout, retry))
+    return core._pages(first, annotation_page, timeout, retry)
 
 
 INPUT_COUNT, ANNOTATION_COUNT = GET_TASK_INPUT_COUNT, GET_TASK_ANNOTATION_COUNT

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
@@ -50,6 +50,16 @@ _SUCCESS = status_code_pb2.SUCCESS
 T = TypeVar("T")
 
 
+class HasId(Protocol):
+    """A message created under an id (a task, an annotation)."""
+
+    id: str
+
+
+Created = TypeVar("Created", bound=HasId)
+Item = TypeVar("Item")
+
+
 class Call:
     """Send ``request`` to ``method`` with ``timeout`` seconds (None: no deadline)."""
 
@@ -75,9 +85,13 @@ Op = Generator[Action, Any, T]
 
 
 class Budget:
-    """One call's settings and deadline, shared by all of its attempts and back-offs."""
+    """One call's settings and deadline, shared by all of its attempts and back-offs.
 
-    __slots__ = ("deadline", "limiter", "policy", "secret", "uaid")
+    ``clock`` gives the monotonic time in seconds (``time.monotonic``; a test may pass
+    its own); the deadline, the time left and the back-off checks read it.
+    """
+
+    __slots__ = ("clock", "deadline", "limiter", "policy", "secret", "uaid")
 
     def __init__(
         self,
@@ -87,9 +101,11 @@ class Budget:
         policy: RetryPolicy | None,
         limiter: TokenBucket | None,
         secret: str,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.uaid = uaid
-        self.deadline = deadline_of(timeout, time.monotonic())
+        self.clock = clock
+        self.deadline = deadline_of(timeout, clock())
         self.policy = policy
         self.limiter = limiter
         self.secret = secret
@@ -98,7 +114,7 @@ class Budget:
         """Seconds left, or None for no deadline; DeadlineExceededError when none left."""
         if self.deadline is None:
             return None
-        left = self.deadline - time.monotonic()
+        left = self.deadline - self.clock()
         if left <= 0:
             raise _client_deadline(method)
         return left
@@ -128,7 +144,7 @@ def send(method: str, request: Any, budget: Budget, attempt: int) -> Op[Any]:
             # No token can be had before the deadline: take none, and wait out the budget
             # like any timeout (a caller that retries at once would only spin).
             assert budget.deadline is not None
-            left = budget.deadline - time.monotonic()
+            left = budget.deadline - budget.clock()
             if left > 0:
                 yield Sleep(left)
             raise _client_deadline(method)
@@ -173,7 +189,7 @@ def backoff(error: TaskgrpcError, method: str, attempt: int, budget: Budget) -> 
     if policy is None or attempt >= policy.max_attempts:
         raise error
     delay = policy.backoff(attempt)
-    if budget.deadline is not None and time.monotonic() + delay >= budget.deadline:
+    if budget.deadline is not None and budget.clock() + delay >= budget.deadline:
         raise error
     logger.info(
         "%s attempt=%d failed (%s); retrying in %.3f s", method, attempt, _short(error), delay
@@ -278,61 +294,135 @@ def create(
     """
     tasks = list(request.tasks)
     have_ids = all(t.id for t in tasks)
-    done: dict[str, r.Task] = {}
-    pending = tasks
-    settle = False  # look up which pending tasks exist before the next post
+
+    def foreign(task: r.Task, stored: r.Task) -> TaskgrpcError | None:
+        if (ours is not None and ours(task)) or same_task(task, stored):
+            return None
+        return taken(
+            POST_TASKS.name,
+            "task",
+            task.id,
+            "a task with other content",
+            status_code_pb2.TASK_CONFLICT,
+        )
+
+    def on_error(err: TaskgrpcError, state: Reconciling[r.Task]) -> bool:
+        if isinstance(err, NotSentError):
+            if state.settle:
+                raise unknown_outcome(state.pending, err) from err
+            raise err
+        if cancelled(err):
+            raise unknown_outcome(state.pending, err) from err
+        kind = classify(err)
+        if kind is Transience.OUTCOME_UNKNOWN and not have_ids:
+            raise unknown_outcome(state.pending, err) from err
+        if isinstance(err, ConflictError) and have_ids and not state.settle:
+            state.settle = True  # ours (same content) or someone else's: the lookup tells
+            return True  # a conflict costs no attempt: nothing failed
+        if kind is Transience.OUTCOME_UNKNOWN:
+            state.settle = True
+        elif kind is Transience.PERMANENT and not (state.settle and isinstance(err, ConflictError)):
+            raise err
+        return False
+
+    def answer(state: Reconciling[r.Task], response: Any) -> list[r.Task]:
+        return _merge(tasks, state.pending, response.tasks, state.done)
+
+    return (
+        yield from reconcile(
+            POST_TASKS.name,
+            tasks,
+            request,
+            budget,
+            lookup=existing,
+            foreign=foreign,
+            rebuild=lambda uaid, pending: rq.post_tasks(uaid, pending, check=False),
+            on_error=on_error,
+            answer=answer,
+            keep_settling=True,
+        )
+    )
+
+
+class Reconciling(Generic[Created]):
+    """The state of one :func:`reconcile`: the items not yet known to exist
+    (``pending``), those that do by id (``done``), whether to look up before the next
+    send (``settle``), whether a lookup ran (``looked``), and the refusal it settles."""
+
+    __slots__ = ("done", "looked", "pending", "refusal", "settle")
+
+    def __init__(self, items: list[Created]) -> None:
+        self.pending = items
+        self.done: dict[str, Any] = {}
+        self.settle = False
+        self.looked = False
+        self.refusal: TaskgrpcError | None = None
+
+
+def reconcile(
+    method: str,
+    items: list[Created],
+    request: Any,
+    budget: Budget,
+    *,
+    lookup: Callable[[list[str], Budget], Op[dict[str, Any]]],
+    foreign: Callable[[Created, Any], TaskgrpcError | None],
+    rebuild: Callable[[r.UserAppIDSet, list[Created]], Any],
+    on_error: Callable[[TaskgrpcError, Reconciling[Created]], bool],
+    answer: Callable[[Reconciling[Created], Any], list[T]],
+    keep_settling: bool,
+) -> Op[list[T]]:
+    """Send a create of ``items`` (each with an ``id`` once a lookup may run) and never
+    duplicate one: the one retry loop of every create.
+
+    Before a send after ``on_error`` asked to settle, the pending items are looked up
+    by id (``lookup``): each found is done, unless ``foreign(item, stored)`` gives the
+    error that it is someone else's; if a refusal was being settled and nothing was
+    found, the refusal stands; only the missing items are sent again (``rebuild``).
+    ``on_error`` raises, or returns True to send again at once (no attempt spent) or
+    False to back off and retry; out of attempts or time while settling gives
+    OutcomeUnknownError. ``answer`` turns the SUCCESS response into the results.
+    With ``keep_settling`` every later send is looked up first too.
+    """
+    state: Reconciling[Created] = Reconciling(items)
     attempt = 0
     while True:
         attempt += 1
-        if settle:
+        if state.settle:
+            pending = state.pending
             try:
-                found = yield from existing([t.id for t in pending], budget)
+                found = yield from lookup([item.id for item in pending], budget)
             except TaskgrpcError as err:
                 raise unknown_outcome(pending, err) from err
-            for task in pending:
-                stored = found.get(task.id)
-                if (
-                    stored is not None
-                    and not (ours is not None and ours(task))
-                    and not same_task(task, stored)
-                ):
-                    raise _foreign_conflict(task.id)
-            done.update(found)
-            pending = [t for t in pending if t.id not in done]
-            if not pending:
+            for item in pending:
+                stored = found.get(item.id)
+                if stored is not None and (conflict := foreign(item, stored)) is not None:
+                    raise conflict
+            state.looked, state.settle = True, keep_settling
+            if state.refusal is not None and not found:
+                raise state.refusal  # none of them is ours: the refusal stands
+            state.done.update(found)
+            state.pending = [i for i in pending if i.id not in state.done]
+            if not state.pending:
                 break
-            request = rq.post_tasks(budget.uaid, pending, check=False)
+            request = rebuild(budget.uaid, state.pending)
         try:
-            response = yield from send(POST_TASKS.name, request, budget, attempt)
+            response = yield from send(method, request, budget, attempt)
         except TaskgrpcError as err:
-            if isinstance(err, NotSentError):
-                if settle:
-                    raise unknown_outcome(pending, err) from err
-                raise
-            if cancelled(err):
-                raise unknown_outcome(pending, err) from err
-            kind = classify(err)
-            if kind is Transience.OUTCOME_UNKNOWN and not have_ids:
-                raise unknown_outcome(pending, err) from err
-            if isinstance(err, ConflictError) and have_ids and not settle:
-                settle = True  # ours (same content) or someone else's: the lookup tells
-                attempt -= 1  # a conflict costs no attempt: nothing failed
+            if on_error(err, state):
+                attempt -= 1
                 continue
-            if kind is Transience.OUTCOME_UNKNOWN:
-                settle = True
-            elif kind is Transience.PERMANENT and not (settle and isinstance(err, ConflictError)):
-                raise
             try:
-                yield from backoff(err, POST_TASKS.name, attempt, budget)
+                yield from backoff(err, method, attempt, budget)
             except TaskgrpcError:
-                if settle:  # out of attempts, or else out of time
+                if state.settle:  # out of attempts, or else out of time
                     policy = budget.policy
                     out_of_time = policy is not None and attempt < policy.max_attempts
-                    raise unknown_outcome(pending, err, out_of_time) from err
+                    raise unknown_outcome(state.pending, err, out_of_time) from err
                 raise
             continue
-        return _merge(tasks, pending, response.tasks, done)
-    return [done[t.id] for t in tasks]
+        return answer(state, response)
+    return [state.done[item.id] for item in items]
 
 
 def cancelled(error: TaskgrpcError) -> bool:
@@ -345,8 +435,6 @@ def cancelled(error: TaskgrpcError) -> bool:
 
 
 # --- narrowing a refused batch -----------------------------------------------------------
-
-Item = TypeVar("Item")
 
 
 def narrowable(error: TaskgrpcError) -> bool:
@@ -397,7 +485,7 @@ def _merge(
     given = [task.id for task in sent if task.id]
     echoed = [i for i in given if i in by_id]
     if len(answer) != len(sent) or len(by_id) != len(answer) or echoed not in ([], given):
-        raise unknown_outcome(sent, _incomplete_answer(len(sent), len(answer)))
+        raise unknown_outcome(sent, incomplete(POST_TASKS.name, "task", len(sent), len(answer)))
     if echoed:
         rest = iter([task for task in answer if task.id not in set(given)])
         mine = [by_id[task.id] if task.id else next(rest) for task in sent]
@@ -411,7 +499,7 @@ def _merge(
 
 
 def unknown_outcome(
-    tasks: Sequence[r.Task], cause: TaskgrpcError, out_of_time: bool = False
+    tasks: Sequence[Any], cause: TaskgrpcError, out_of_time: bool = False
 ) -> OutcomeUnknownError:
     """OutcomeUnknownError, or its deadline flavour when time ran out (also a
     DeadlineExceededError, so a deadline is caught as one whatever the verb)."""
@@ -420,23 +508,22 @@ def unknown_outcome(
     return OutcomeUnknownError(tasks, cause)
 
 
-def _foreign_conflict(task_id: str) -> ConflictError:
+def taken(method: str, noun: str, item_id: str, whose: str, code: int) -> ConflictError:
+    """The ConflictError of a create whose ``noun`` id is taken by someone else's item."""
     return ConflictError(
-        code=status_code_pb2.TASK_CONFLICT,
-        description=(
-            f"task id {task_id!r} is taken by a task with other content; "
-            "it was not created by this call"
-        ),
-        method=POST_TASKS.name,
+        code=code,
+        description=(f"{noun} id {item_id!r} is taken by {whose}; it was not created by this call"),
+        method=method,
     )
 
 
-def _incomplete_answer(sent: int, got: int) -> ServerError:
+def incomplete(method: str, noun: str, sent: int, got: int) -> ServerError:
+    """The error of a SUCCESS answer to a create that does not match what was sent."""
     return ServerError(
         code=status_code_pb2.FAILURE,
         description=(
-            f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent, "
+            f"{method} answered SUCCESS with {got} {noun}(s) for {sent} sent, "
             "not matching the ids sent"
         ),
-        method=POST_TASKS.name,
+        method=method,
     )

@@ -11,27 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import grpc
 import grpc.aio
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
-from . import _lifecycle as lc
-from . import _ops
-from ._base import Bulk, ClientCore, PageSource, ProgressCallback, RetryArg
-from ._config import CLIENT_ARGUMENTS_DOC, open_channel
-from ._lifecycle import AnnotationPages, Progress
-from ._lifecycle_requests import AssignmentsArg
+from . import _ops, _verbs
+from ._config import open_channel
+from ._core import Bulk, ClientCore, PageSource
+from ._options import (
+    arguments_doc,
+)
+from ._paging import Pages
 from ._stub import TaskStub
 from .errors import NotSentError, TransportError, transport_error
-from .retry import DEFAULT
 
 __all__ = ["AsyncAnnotationPager", "AsyncTaskClient", "AsyncTaskPager"]
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+Item = TypeVar("Item")
 
 
 def _task_cancelling() -> bool:
@@ -46,12 +49,52 @@ def _closed_in_flight(method: str) -> TransportError:
     return TransportError(grpc.StatusCode.CANCELLED, "the client was closed", method, sent=True)
 
 
+def async_verb(
+    op: Callable[Concatenate[ClientCore[Any], P], _ops.Op[T]],
+) -> Callable[Concatenate[AsyncTaskClient, P], Coroutine[Any, Any, T]]:
+    """The ``AsyncTaskClient`` method of a verb of ``_verbs``: build its operation (bad
+    input raises at the await), await it."""
+
+    async def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return await self._run(op(self, *args, **kwargs))
+
+    return _verbs.signed(verb, op)
+
+
+def async_bulk(
+    op: Callable[Concatenate[ClientCore[Any], P], _verbs.Batches[T]],
+) -> Callable[Concatenate[AsyncTaskClient, P], Coroutine[Any, Any, T]]:
+    """The ``AsyncTaskClient`` method of a bulk verb of ``_verbs``: its batches, run as
+    tasks."""
+
+    async def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        batches = op(self, *args, **kwargs)
+        return batches.finish(await self._run_bulk(batches.bulk))
+
+    return _verbs.signed(verb, op)
+
+
+def async_listing(
+    op: Callable[Concatenate[ClientCore[Any], P], _verbs.Listing[Item]],
+    pager: Callable[[AsyncTaskClient, Pages[Item], bool], R],
+) -> Callable[Concatenate[AsyncTaskClient, P], R]:
+    """The ``AsyncTaskClient`` method of a listing verb of ``_verbs``: its pages in a pager
+    (a plain method: ``async for`` the pager it returns)."""
+
+    def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        listing = op(self, *args, **kwargs)
+        return pager(self, listing.pages, listing.prefetch)
+
+    returns = "AsyncAnnotationPager" if op.__name__ == "list_annotations" else "AsyncTaskPager"
+    return _verbs.signed(verb, op, returns)
+
+
 class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
     __doc__ = """The asyncio twin of :class:`~taskgrpc.TaskClient`.
 
 Use ``async with AsyncTaskClient(...) as client:`` or ``await client.close()``.
 With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
-""" + CLIENT_ARGUMENTS_DOC.replace("CHANNEL", "``grpc.aio.Channel``")
+""" + arguments_doc("``grpc.aio.Channel``")
 
     _loop: asyncio.AbstractEventLoop | None = None  # the loop the own channel belongs to
 
@@ -178,301 +221,31 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
             bulk.reraise(exc, f"cancelled ({type(exc).__name__})")
         return bulk.result()
 
-    # --- verbs ------------------------------------------------------------------------
+    # --- verbs (one definition each, in _verbs) ------------------------------------
 
-    async def create(
-        self,
-        task: r.Task,
-        *,
-        assign_id: bool = True,
-        id_salt: str = "",
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """Create one task; see :meth:`taskgrpc.TaskClient.create`."""
-        op = self._op_create(task, assign_id, id_salt, timeout, retry)
-        return (await self._run(op))[0]
-
-    async def create_many(
-        self,
-        tasks: Iterable[r.Task],
-        *,
-        batch_size: int = 128,
-        concurrency: int = 8,
-        assign_ids: bool = True,
-        id_salt: str = "",
-        max_request_bytes: int | None = None,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> list[r.Task]:
-        """Create tasks in concurrent batches; see :meth:`taskgrpc.TaskClient.create_many`.
-
-        Cancelling the call cancels the batches still in flight and re-raises the
-        CancelledError with a BulkError as its ``__cause__``: OutcomeUnknownError for
-        the batches that were in flight, NotSentError for those never sent.
-        """
-        bulk = self._bulk_create(
-            tasks,
-            batch_size,
-            concurrency,
-            assign_ids,
-            id_salt,
-            max_request_bytes,
-            progress,
-            timeout,
-            retry,
-        )
-        return await self._run_bulk(bulk)
-
-    async def update_many(
-        self,
-        tasks: Iterable[r.Task],
-        *,
-        batch_size: int = 128,
-        concurrency: int = 8,
-        max_request_bytes: int | None = None,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> list[r.Task]:
-        """Overwrite many tasks in concurrent batches; see :meth:`TaskClient.update_many`."""
-        return await self._run_bulk(
-            self._bulk_update(
-                tasks, batch_size, concurrency, max_request_bytes, progress, timeout, retry
-            )
-        )
-
-    async def delete_many(
-        self,
-        task_ids: Iterable[str],
-        *,
-        batch_size: int = 128,
-        concurrency: int = 8,
-        progress: ProgressCallback | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> None:
-        """Delete many tasks in concurrent batches."""
-        await self._run_bulk(
-            self._bulk_delete(task_ids, batch_size, concurrency, progress, timeout, retry)
-        )
-
-    async def existing(
-        self, task_ids: Iterable[str], *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> dict[str, r.Task]:
-        """The tasks among ``task_ids`` that exist, by id; see :meth:`TaskClient.existing`."""
-        return await self._run(self._op_existing(task_ids, timeout, retry))
-
-    async def get(
-        self,
-        task_id: str,
-        *,
-        additional_fields: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """The task with ``task_id``; NotFoundError if there is none."""
-        return await self._run(self._op_get(task_id, additional_fields, timeout, retry))
-
-    def list(
-        self,
-        *,
-        worker_user_ids: Iterable[str] | None = (),
-        review_user_ids: Iterable[str] | None = (),
-        ids: Iterable[str] | None = (),
-        input_source_type: int | str | None = None,
-        input_source_ids: Iterable[str] | None = (),
-        additional_fields: Iterable[str] | None = (),
-        label_order_ids: Iterable[str] | None = (),
-        including_label_order_tasks: bool = False,
-        worker_model_ids: Iterable[str] | None = (),
-        worker_workflow_ids: Iterable[str] | None = (),
-        per_page: int = 128,
-        prefetch: bool = False,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> AsyncTaskPager:
-        """An async iterator over every matching task; see :meth:`taskgrpc.TaskClient.list`."""
-        source = self._list_pages(
-            worker_user_ids=worker_user_ids,
-            review_user_ids=review_user_ids,
-            ids=ids,
-            input_source_type=input_source_type,
-            input_source_ids=input_source_ids,
-            additional_fields=additional_fields,
-            label_order_ids=label_order_ids,
-            including_label_order_tasks=including_label_order_tasks,
-            worker_model_ids=worker_model_ids,
-            worker_workflow_ids=worker_workflow_ids,
-            per_page=per_page,
-            timeout=timeout,
-            retry=retry,
-        )
-        return AsyncTaskPager(self, source, prefetch)
-
-    async def update(
-        self, task: r.Task, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> r.Task:
-        """Overwrite the whole task (which needs its id); the stored task."""
-        return (await self._run(self._op_update(task, timeout, retry)))[0]
-
-    async def set_status(
-        self,
-        task_id: str,
-        code: int | str,
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> r.Task:
-        """Set only the task's status code (PatchTasks ``merge``); the stored task."""
-        return (await self._run(self._op_set_status(task_id, code, timeout, retry)))[0]
-
-    async def delete(
-        self, *task_ids: str, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> None:
-        """Delete the tasks with these ids (one request); unknown ids are ignored."""
-        await self._run(self._op_delete(task_ids, timeout, retry))
-
-    # --- the labeling lifecycle (see docs/lifecycle.md) ------------------------------
-
-    async def start_labeling(
-        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> lc.Assignments:
-        """PutTaskAssignments LABEL_START, as the PAT's user: the caller's unsubmitted batch
-        if there is one, else the next batch (up to 10 inputs); ``[]`` when none is left."""
-        return await self._run(lc.op_put(self, task_id, "LABEL_START", timeout, retry))
-
-    async def annotate(
-        self,
-        task_id: str,
-        annotations: Iterable[r.Annotation],
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Annotations:
-        """PostAnnotations: copies of ``annotations`` with ``task_id`` set; the stored ones.
-
-        Each annotation without an id gets one before the first attempt, so an
-        unknown outcome is settled by a lookup and never duplicates one; running
-        the same annotations again returns them. See :func:`taskgrpc.annotation`.
-        """
-        return await self._run(lc.op_annotate(self, task_id, annotations, timeout, retry))
-
-    async def submit(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg,
-        *,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """LABEL_SUBMIT the assignments (messages or ids); an empty list sends nothing."""
-        return await self._run(lc.op_submit(self, task_id, assignments, timeout, retry))
-
-    async def start_review(
-        self,
-        task_id: str,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_START: up to 10 assignments to review, of ``workers`` (user ids) or of all."""
-        return await self._run(
-            lc.op_put(self, task_id, "REVIEW_START", timeout, retry, workers or ())
-        )
-
-    async def approve(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_APPROVE the assignments (messages or ids) or, in bulk, all of ``workers``'
-        work: exactly one of the two, else ValidationError and nothing is sent."""
-        op = lc.op_review(self, task_id, "REVIEW_APPROVE", assignments, workers, timeout, retry)
-        return await self._run(op)
-
-    async def request_changes(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_REQUEST_CHANGES: the work goes back to its labeler; like :meth:`approve`."""
-        op = lc.op_review(
-            self, task_id, "REVIEW_REQUEST_CHANGES", assignments, workers, timeout, retry
-        )
-        return await self._run(op)
-
-    async def reject(
-        self,
-        task_id: str,
-        assignments: AssignmentsArg | None = None,
-        *,
-        workers: Iterable[str] | None = None,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> lc.Assignments:
-        """REVIEW_REJECT: final; like :meth:`approve`."""
-        op = lc.op_review(self, task_id, "REVIEW_REJECT", assignments, workers, timeout, retry)
-        return await self._run(op)
-
-    async def input_counts(
-        self,
-        task_id: str,
-        *,
-        user_ids: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> dict[str, r.TaskStatusCountPerUser]:
-        """GetTaskInputCount: worker id (user, model or workflow) -> assignment counts."""
-        op = lc.op_counts(self, lc.INPUT_COUNT, task_id, user_ids, timeout, retry)
-        return await self._run(op)
-
-    async def annotation_counts(
-        self,
-        task_id: str,
-        *,
-        user_ids: Iterable[str] = (),
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> dict[str, r.TaskStatusCountPerUser]:
-        """GetTaskAnnotationCount: worker id (user, model or workflow) -> annotation counts."""
-        op = lc.op_counts(self, lc.ANNOTATION_COUNT, task_id, user_ids, timeout, retry)
-        return await self._run(op)
-
-    def annotations(
-        self,
-        task_id: str,
-        *,
-        statuses: Iterable[int | str] = (),
-        user_ids: Iterable[str] = (),
-        input_ids: Iterable[str] = (),
-        per_page: int = 128,
-        prefetch: bool = False,
-        timeout: float | None = None,
-        retry: RetryArg = DEFAULT,
-    ) -> AsyncAnnotationPager:
-        """A lazy pager over the task's annotations (ListAnnotations ``task_id``), trusted
-        or not, filtered by statuses (names or codes), users and inputs; an async iterator."""
-        source = lc.annotation_pages(
-            self, task_id, statuses, user_ids, input_ids, per_page, timeout, retry
-        )
-        return AsyncAnnotationPager(self, source, prefetch)
-
-    async def progress(
-        self, task_id: str, *, timeout: float | None = None, retry: RetryArg = DEFAULT
-    ) -> Progress:
-        """One summary to poll: the task's metrics, per-worker input counts, ``finished``."""
-        return await self._run(lc.op_progress(self, task_id, timeout, retry))
+    create = async_verb(_verbs.create)
+    existing = async_verb(_verbs.existing)
+    get = async_verb(_verbs.get)
+    update = async_verb(_verbs.update)
+    set_status = async_verb(_verbs.set_status)
+    delete = async_verb(_verbs.delete)
+    start_labeling = async_verb(_verbs.start_labeling)
+    annotate = async_verb(_verbs.annotate)
+    submit = async_verb(_verbs.submit)
+    start_review = async_verb(_verbs.start_review)
+    approve = async_verb(_verbs.approve)
+    request_changes = async_verb(_verbs.request_changes)
+    reject = async_verb(_verbs.reject)
+    input_counts = async_verb(_verbs.input_counts)
+    annotation_counts = async_verb(_verbs.annotation_counts)
+    progress = async_verb(_verbs.progress)
+    create_many = async_bulk(_verbs.create_many)
+    update_many = async_bulk(_verbs.update_many)
+    delete_many = async_bulk(_verbs.delete_many)
+    list = async_listing(_verbs.list_tasks, lambda c, pages, pre: AsyncTaskPager(c, pages, pre))
+    annotations = async_listing(
+        _verbs.list_annotations, lambda c, pages, pre: AsyncAnnotationPager(c, pages, pre)
+    )
 
 
 class AsyncTaskPager:
@@ -522,7 +295,9 @@ class AsyncTaskPager:
 class AsyncAnnotationPager(AsyncTaskPager):
     """``async for annotation in pager``: every annotation of a task, one page at a time."""
 
-    def __init__(self, client: AsyncTaskClient, source: AnnotationPages, prefetch: bool) -> None:
+    def __init__(
+        self, client: AsyncTaskClient, source: Pages[r.Annotation], prefetch: bool
+    ) -> None:
         super().__init__(client, cast(PageSource, source), prefetch)
 
     def pages(self) -> AsyncIterator[list[r.Annotation]]:  # type: ignore[override]

@@ -18,7 +18,9 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
@@ -150,16 +152,23 @@ class TokenBucket:
     cancel, an interrupt) hands its token back with :meth:`give_back`. So
     only callers that will send are ever queued, an idle client serves its
     next call at once, and under any contention about ``rate`` calls a
-    second are served.
+    second are served. ``clock`` gives the monotonic time in seconds
+    (``time.monotonic``; a test may pass its own).
     """
 
-    def __init__(self, rate: float, burst: float | None = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if isinstance(rate, bool) or not isinstance(rate, int | float) or not rate > 0:
             raise ValidationError(f"max_rps must be a positive number, got {rate!r}")
         self.rate = float(rate)
         self.burst = float(burst) if burst is not None else max(1.0, self.rate / 10)
         self._tokens = self.burst
-        self._stamp = time.monotonic()
+        self._clock = clock
+        self._stamp = clock()
         self._lock = threading.Lock()
 
     def _refill(self, now: float) -> None:
@@ -169,11 +178,11 @@ class TokenBucket:
     def reserve(self, deadline: float | None = None) -> float | None:
         """Take one token: the seconds to wait before it may be used.
 
-        ``deadline`` is a ``time.monotonic()`` instant (None: none). If the wait
+        ``deadline`` is an instant of the bucket's clock (None: none). If the wait
         would reach it, nothing is taken and the answer is None.
         """
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._refill(now)
             wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
             if deadline is not None and now + wait >= deadline:
@@ -184,22 +193,22 @@ class TokenBucket:
     def give_back(self) -> None:
         """Return a reserved token that will not be used (its caller gave up waiting)."""
         with self._lock:
-            self._refill(time.monotonic())
+            self._refill(self._clock())
             self._tokens = min(self.burst, self._tokens + 1.0)
 
     @property
     def level(self) -> float:
         """Tokens saved now; below zero, minus the tokens booked by callers still waiting."""
         with self._lock:
-            self._refill(time.monotonic())
+            self._refill(self._clock())
             return self._tokens
 
     def reset_lock(self) -> None:
         """A fresh lock (in a forked child, where the old one may be held forever)."""
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict[str, float]:
-        return {"rate": self.rate, "burst": self.burst}
+    def __getstate__(self) -> dict[str, Any]:
+        return {"rate": self.rate, "burst": self.burst, "clock": self._clock}
 
-    def __setstate__(self, state: dict[str, float]) -> None:
-        self.__init__(state["rate"], state["burst"])  # type: ignore[misc]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["rate"], state["burst"], state.get("clock", time.monotonic))  # type: ignore[misc]

@@ -5,12 +5,8 @@ from __future__ import annotations
 import pytest
 from tgsupport import FakeClock
 
-from taskgrpc import _ops
-
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    """A fake clock standing in for ``time`` inside ``taskgrpc._ops``."""
-    fake = FakeClock()
-    monkeypatch.setattr(_ops, "time", fake)
-    return fake
+def clock() -> FakeClock:
+    """A fake clock, passed in to what is under test (``budget(clock=clock)``, drivers)."""
+    return FakeClock()

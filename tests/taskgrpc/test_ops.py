@@ -47,7 +47,7 @@ def test_get_success_is_one_call(clock):
     task = simple_task("t1")
     driver = ScriptedDriver([single(task)], clock)
     request = get_request()
-    assert driver.run(_ops.get(request, budget())) == task
+    assert driver.run(_ops.get(request, budget(clock=clock))) == task
     assert driver.shape() == [("Call", "GetTask")]
     assert driver.calls[0].request == request
     assert driver.calls[0].timeout is None
@@ -55,7 +55,7 @@ def test_get_success_is_one_call(clock):
 
 def test_call_timeout_is_the_budget_left(clock):
     driver = ScriptedDriver([unavailable(), single(simple_task("t1"))], clock)
-    driver.run(_ops.get(get_request(), budget(timeout=10.0)))
+    driver.run(_ops.get(get_request(), budget(timeout=10.0, clock=clock)))
     assert driver.shape() == [("Call", "GetTask"), ("Sleep", 1.0), ("Call", "GetTask")]
     assert [c.timeout for c in driver.calls] == pytest.approx([10.0, 9.0])
 
@@ -63,7 +63,7 @@ def test_call_timeout_is_the_budget_left(clock):
 def test_unavailable_is_retried_with_growing_backoff(clock):
     task = simple_task("t1")
     driver = ScriptedDriver([unavailable(), unavailable(), unavailable(), single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget())) == task
+    assert driver.run(_ops.get(get_request(), budget(clock=clock))) == task
     assert driver.shape() == [
         ("Call", "GetTask"),
         ("Sleep", 1.0),
@@ -79,7 +79,7 @@ def test_unavailable_is_retried_with_growing_backoff(clock):
 def test_retries_stop_after_max_attempts(clock):
     driver = ScriptedDriver([unavailable()] * 4, clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget()))
+        driver.run(_ops.get(get_request(), budget(clock=clock)))
     assert driver.shape() == [
         ("Call", "GetTask"),
         ("Sleep", 1.0),
@@ -94,7 +94,7 @@ def test_retries_stop_after_max_attempts(clock):
 def test_no_policy_means_no_retry(clock):
     driver = ScriptedDriver([unavailable()], clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget(policy=None)))
+        driver.run(_ops.get(get_request(), budget(policy=None, clock=clock)))
     assert driver.shape() == [("Call", "GetTask")]
 
 
@@ -104,7 +104,7 @@ def test_no_policy_means_no_retry(clock):
 def test_transient_body_codes_are_retried(clock, code):
     task = simple_task("t1")
     driver = ScriptedDriver([single(status=bad_status(code)), single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget())) == task
+    assert driver.run(_ops.get(get_request(), budget(clock=clock))) == task
     assert driver.shape() == [("Call", "GetTask"), ("Sleep", 1.0), ("Call", "GetTask")]
 
 
@@ -122,7 +122,7 @@ def test_permanent_body_codes_are_not_retried(clock, code, cls):
     status = bad_status(code, f"refused {PAT}", "why", req_id="req-1")
     driver = ScriptedDriver([single(status=status)], clock)
     with pytest.raises(cls) as info:
-        driver.run(_ops.get(get_request(), budget()))
+        driver.run(_ops.get(get_request(), budget(clock=clock)))
     assert driver.shape() == [("Call", "GetTask")]
     err = info.value
     assert (err.code, err.method, err.req_id, err.details) == (code, "GetTask", "req-1", "why")
@@ -133,7 +133,7 @@ def test_permanent_body_codes_are_not_retried(clock, code, cls):
 def test_permanent_transport_errors_are_not_retried(clock, code):
     driver = ScriptedDriver([grpc_error(code)], clock)
     with pytest.raises(e.TransportError) as info:
-        driver.run(_ops.get(get_request(), budget()))
+        driver.run(_ops.get(get_request(), budget(clock=clock)))
     assert info.value.grpc_code is code
     assert driver.shape() == [("Call", "GetTask")]
 
@@ -142,7 +142,7 @@ def test_backoff_that_would_cross_the_deadline_is_not_taken(clock):
     # 2.5 s budget: call, sleep 1, call; the next sleep (2 s) would end past the deadline.
     driver = ScriptedDriver([unavailable(), unavailable(), single()], clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget(timeout=2.5)))
+        driver.run(_ops.get(get_request(), budget(timeout=2.5, clock=clock)))
     assert driver.shape() == [("Call", "GetTask"), ("Sleep", 1.0), ("Call", "GetTask")]
     assert [c.timeout for c in driver.calls] == pytest.approx([2.5, 1.5])
 
@@ -154,7 +154,7 @@ def test_slow_failed_call_uses_up_the_budget(clock):
 
     driver = ScriptedDriver([slow_failure], clock)
     with pytest.raises(e.UnavailableError):
-        driver.run(_ops.get(get_request(), budget(timeout=5.5)))
+        driver.run(_ops.get(get_request(), budget(timeout=5.5, clock=clock)))
     assert driver.shape() == [("Call", "GetTask")]
 
 
@@ -165,7 +165,7 @@ def test_deadline_is_shared_by_all_attempts(clock):
 
     task = simple_task("t1")
     driver = ScriptedDriver([slow, slow, single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget(timeout=10.0))) == task
+    assert driver.run(_ops.get(get_request(), budget(timeout=10.0, clock=clock))) == task
     # t=0 call (3 s), sleep 1, t=4 call (3 s), sleep 2 ends at t=9 < 10, t=9 call has 1 s left
     assert driver.shape() == [
         ("Call", "GetTask"),
@@ -178,10 +178,10 @@ def test_deadline_is_shared_by_all_attempts(clock):
 
 
 def test_rate_limiter_sleeps_before_each_attempt(clock):
-    limiter = StubLimiter([0.0, 0.25])
+    limiter = StubLimiter([0.0, 0.25], clock)
     task = simple_task("t1")
     driver = ScriptedDriver([unavailable(), single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget(limiter=limiter))) == task
+    assert driver.run(_ops.get(get_request(), budget(limiter=limiter, clock=clock))) == task
     assert driver.shape() == [
         ("Call", "GetTask"),
         ("Sleep", 1.0),
@@ -192,10 +192,10 @@ def test_rate_limiter_sleeps_before_each_attempt(clock):
 
 
 def test_rate_limit_wait_past_the_deadline_sends_nothing(clock):
-    limiter = StubLimiter([10.0])
+    limiter = StubLimiter([10.0], clock)
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.DeadlineExceededError) as info:
-        driver.run(_ops.get(get_request(), budget(timeout=1.0, limiter=limiter)))
+        driver.run(_ops.get(get_request(), budget(timeout=1.0, limiter=limiter, clock=clock)))
     # no call and no token: the wait alone would outlast the budget, so the call waits
     # out its budget (a caller retrying at once would only spin) and fails
     assert driver.shape() == [("Sleep", 1.0)]
@@ -205,10 +205,13 @@ def test_rate_limit_wait_past_the_deadline_sends_nothing(clock):
 
 
 def test_rate_limit_wait_within_the_deadline_is_slept(clock):
-    limiter = StubLimiter([0.25])
+    limiter = StubLimiter([0.25], clock)
     task = simple_task("t1")
     driver = ScriptedDriver([single(task)], clock)
-    assert driver.run(_ops.get(get_request(), budget(timeout=5.0, limiter=limiter))) == task
+    assert (
+        driver.run(_ops.get(get_request(), budget(timeout=5.0, limiter=limiter, clock=clock)))
+        == task
+    )
     assert driver.shape() == [("Sleep", 0.25), ("Call", "GetTask")]
     assert driver.calls[0].timeout == pytest.approx(4.75)
 
@@ -217,23 +220,27 @@ def test_list_patch_delete(clock):
     tasks = [simple_task("a"), simple_task("b")]
     list_req = rq.list_tasks(U)
     driver = ScriptedDriver([multi(*tasks)], clock)
-    assert driver.run(_ops.list_page(list_req, budget())) == tasks
+    assert driver.run(_ops.list_page(list_req, budget(clock=clock))) == tasks
     assert driver.shape() == [("Call", "ListTasks")]
     assert driver.calls[0].request == list_req
 
     patch_req = rq.patch_tasks(U, tasks, "overwrite")
     driver = ScriptedDriver([multi(*tasks)], clock)
-    assert driver.run(_ops.patch(patch_req, budget())) == tasks
+    assert driver.run(_ops.patch(patch_req, budget(clock=clock))) == tasks
     assert driver.shape() == [("Call", "PatchTasks")]
 
     delete_req = rq.delete_tasks(U, ["a", "b", "a"])
     base = status_pb2.BaseResponse(status=ok_status())
     driver = ScriptedDriver([base], clock)
-    assert driver.run(_ops.delete(delete_req, budget())) == ["a", "b", "a"]  # the ids sent
+    assert driver.run(_ops.delete(delete_req, budget(clock=clock))) == [
+        "a",
+        "b",
+        "a",
+    ]  # the ids sent
     assert driver.shape() == [("Call", "DeleteTasks")]
 
     driver = ScriptedDriver([unavailable(), base], clock)
-    assert driver.run(_ops.delete(delete_req, budget())) == ["a", "b", "a"]
+    assert driver.run(_ops.delete(delete_req, budget(clock=clock))) == ["a", "b", "a"]
     assert driver.shape() == [("Call", "DeleteTasks"), ("Sleep", 1.0), ("Call", "DeleteTasks")]
 
 
@@ -241,13 +248,13 @@ def test_patch_and_delete_are_retried(clock):
     patch_req = rq.patch_tasks(U, [rq.status_patch("a", sc.TASK_DONE)], "merge")
     stored = simple_task("a")
     driver = ScriptedDriver([unavailable(), multi(stored)], clock)
-    assert driver.run(_ops.patch(patch_req, budget())) == [stored]
+    assert driver.run(_ops.patch(patch_req, budget(clock=clock))) == [stored]
     assert driver.shape() == [("Call", "PatchTasks"), ("Sleep", 1.0), ("Call", "PatchTasks")]
     assert driver.calls[0].request == driver.calls[1].request == patch_req
 
 
 def test_budget_remaining(clock):
-    b = budget(timeout=3.0)
+    b = budget(timeout=3.0, clock=clock)
     assert b.remaining("GetTask") == 3.0
     clock.advance(2.0)
     assert b.remaining("GetTask") == pytest.approx(1.0)
@@ -255,24 +262,26 @@ def test_budget_remaining(clock):
     with pytest.raises(e.DeadlineExceededError) as info:
         b.remaining("GetTask")
     assert info.value.method == "GetTask"
-    assert budget(timeout=None).remaining("GetTask") is None
+    assert budget(timeout=None, clock=clock).remaining("GetTask") is None
 
 
 # --- rate-limit tokens -----------------------------------------------------------------------
 
 
 def test_a_token_is_given_back_when_the_wait_is_abandoned(clock):
-    limiter = StubLimiter([5.0])
-    op = _ops.get(get_request(), budget(limiter=limiter))
+    limiter = StubLimiter([5.0], clock)
+    op = _ops.get(get_request(), budget(limiter=limiter, clock=clock))
     assert isinstance(next(op), _ops.Sleep)
     op.close()  # a cancel or an interrupt while waiting for the token
     assert (limiter.reserved, limiter.given_back) == (1, 1)
 
 
 def test_a_wait_past_the_deadline_takes_no_token(clock):
-    limiter = StubLimiter([10.0])
+    limiter = StubLimiter([10.0], clock)
     with pytest.raises(e.DeadlineExceededError):
-        ScriptedDriver([], clock).run(_ops.get(get_request(), budget(timeout=1, limiter=limiter)))
+        ScriptedDriver([], clock).run(
+            _ops.get(get_request(), budget(timeout=1, limiter=limiter, clock=clock))
+        )
     assert (limiter.reserved, limiter.refused) == (0, 1)
 
 

@@ -55,7 +55,7 @@ A, B, C = simple_task("a"), simple_task("b"), simple_task("c")
 
 def test_create_success_returns_tasks_in_input_order(clock):
     driver = ScriptedDriver([multi(stored(C), stored(A), stored(B))], clock)
-    got = driver.run(_ops.create(post([A, B, C]), budget()))
+    got = driver.run(_ops.create(post([A, B, C]), budget(clock=clock)))
     assert got == [stored(A), stored(B), stored(C)]
     assert driver.shape() == [("Call", "PostTasks")]
     assert driver.calls[0].request == post([A, B, C])
@@ -66,7 +66,7 @@ def test_create_without_ids_returns_the_response_tasks(clock):
     made = stored(anon)
     made.id = "f" * 32
     driver = ScriptedDriver([multi(made)], clock)
-    assert driver.run(_ops.create(post([anon]), budget())) == [made]
+    assert driver.run(_ops.create(post([anon]), budget(clock=clock))) == [made]
     assert driver.calls[0].request == post([anon])
 
 
@@ -75,7 +75,7 @@ def test_create_nothing_done_is_resent_even_without_ids(clock, code):
     anon = simple_task(name="x")
     made = stored(anon)
     driver = ScriptedDriver([multi(status=bad_status(code)), multi(made)], clock)
-    assert driver.run(_ops.create(post([anon]), budget())) == [made]
+    assert driver.run(_ops.create(post([anon]), budget(clock=clock))) == [made]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "PostTasks")]
     assert driver.calls[0].request == driver.calls[1].request == post([anon])
 
@@ -93,7 +93,7 @@ def test_create_unknown_outcome_without_ids_is_not_resent(clock, failure):
     anon = simple_task(name="x")
     driver = ScriptedDriver([failure()], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([anon]), budget()))
+        driver.run(_ops.create(post([anon]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert info.value.tasks == [anon]
     assert isinstance(info.value.cause, e.TaskgrpcError)
@@ -103,7 +103,7 @@ def test_create_unknown_outcome_with_ids_reconciles_and_resends_only_missing(clo
     driver = ScriptedDriver(
         [unavailable("PostTasks"), multi(stored(A)), multi(stored(B), stored(C))], clock
     )
-    got = driver.run(_ops.create(post([A, B, C]), budget()))
+    got = driver.run(_ops.create(post([A, B, C]), budget(clock=clock)))
     assert got == [stored(A), stored(B), stored(C)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
@@ -120,7 +120,7 @@ def test_create_unknown_outcome_all_landed_sends_no_second_post(clock):
     driver = ScriptedDriver(
         [multi(status=bad_status(sc.TRY_AGAIN)), multi(stored(B), stored(A))], clock
     )
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [stored(A), stored(B)]
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert driver.calls[1].request == lookup(["a", "b"])
 
@@ -132,7 +132,7 @@ def test_create_conflict_after_uncertain_is_reconciled(clock):
     driver = ScriptedDriver(
         [unavailable("PostTasks"), multi(), conflict, multi(stored(A), stored(B))], clock
     )
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [stored(A), stored(B)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -150,7 +150,7 @@ def test_create_conflict_with_another_task_under_the_id_is_raised(clock):
     other.name = "someone else's"
     driver = ScriptedDriver([conflict, multi(other)], clock)
     with pytest.raises(e.ConflictError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     # settled by one lookup, no back-off and no second post
     assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks")]
     assert driver.calls[1].request == lookup([A.id])
@@ -161,7 +161,7 @@ def test_create_conflict_with_our_own_task_returns_it(clock):
     # create returns it, and posts only what is still missing.
     conflict = multi(status=bad_status(sc.TASK_CONFLICT, "exists"))
     driver = ScriptedDriver([conflict, multi(stored(A)), multi(stored(B))], clock)
-    assert driver.run(_ops.create(post([A, B]), budget())) == [stored(A), stored(B)]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [stored(A), stored(B)]
     assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks"), ("Call", "PostTasks")]
     assert driver.calls[2].request == post([B])
 
@@ -171,14 +171,14 @@ def test_create_conflict_without_ids_is_raised(clock):
     anon.id = ""
     driver = ScriptedDriver([multi(status=bad_status(sc.TASK_CONFLICT, "exists"))], clock)
     with pytest.raises(e.ConflictError):
-        driver.run(_ops.create(post([anon]), budget()))
+        driver.run(_ops.create(post([anon]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
 def test_create_permanent_error_is_raised(clock):
     driver = ScriptedDriver([multi(status=bad_status(sc.CONN_INVALID_REQUEST))], clock)
     with pytest.raises(e.InvalidRequestError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -187,7 +187,7 @@ def test_create_permanent_error_after_reconciliation_is_raised(clock):
         [unavailable("PostTasks"), multi(), multi(status=bad_status(sc.CONN_KEY_INVALID))], clock
     )
     with pytest.raises(e.AuthError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -200,7 +200,7 @@ def test_create_out_of_attempts_while_uncertain(clock):
     policy = RetryPolicy(max_attempts=2, initial_backoff=1.0, max_backoff=8.0, jitter=False)
     driver = ScriptedDriver([unavailable("PostTasks"), multi(stored(A)), unavailable()], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget(policy=policy)))
+        driver.run(_ops.create(post([A, B]), budget(policy=policy, clock=clock)))
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -215,7 +215,7 @@ def test_create_out_of_attempts_while_uncertain(clock):
 def test_create_out_of_time_while_uncertain(clock):
     driver = ScriptedDriver([unavailable("PostTasks")], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A]), budget(timeout=0.5)))
+        driver.run(_ops.create(post([A]), budget(timeout=0.5, clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert info.value.tasks == [A]
 
@@ -223,7 +223,7 @@ def test_create_out_of_time_while_uncertain(clock):
 def test_create_with_no_policy_and_ids_gives_outcome_unknown(clock):
     driver = ScriptedDriver([unavailable("PostTasks")], clock)
     with pytest.raises(e.OutcomeUnknownError):
-        driver.run(_ops.create(post([A]), budget(policy=None)))
+        driver.run(_ops.create(post([A]), budget(policy=None, clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -232,7 +232,7 @@ def test_create_lookup_failure_gives_outcome_unknown(clock):
         [unavailable("PostTasks"), multi(status=bad_status(sc.CONN_KEY_INVALID))], clock
     )
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
     assert info.value.tasks == [A, B]
     assert isinstance(info.value.cause, e.AuthError)
@@ -242,7 +242,7 @@ def test_create_lookup_is_itself_retried(clock):
     driver = ScriptedDriver(
         [unavailable("PostTasks"), unavailable("ListTasks"), multi(stored(A))], clock
     )
-    assert driver.run(_ops.create(post([A]), budget())) == [stored(A)]
+    assert driver.run(_ops.create(post([A]), budget(clock=clock))) == [stored(A)]
     assert driver.shape() == [
         ("Call", "PostTasks"),
         ("Sleep", 1.0),
@@ -258,7 +258,7 @@ def test_create_lookup_of_many_ids_is_chunked_by_1000(clock):
     found = multi(*[stored(t) for t in tasks[:1000]])
     rest = multi(*[stored(t) for t in tasks[1000:]])
     driver = ScriptedDriver([unavailable("PostTasks"), found, rest], clock)
-    got = driver.run(_ops.create(post(tasks), budget()))
+    got = driver.run(_ops.create(post(tasks), budget(clock=clock)))
     assert [t.id for t in got] == ids
     assert driver.shape() == [
         ("Call", "PostTasks"),
@@ -273,10 +273,14 @@ def test_create_lookup_of_many_ids_is_chunked_by_1000(clock):
 def test_create_deadline_before_anything_was_sent_is_not_an_unknown_outcome(clock):
     # The rate limiter's wait outlasts the budget: nothing was ever sent, so nothing can
     # exist; the outcome is known. Expect DeadlineExceededError, not OutcomeUnknownError.
-    limiter = StubLimiter([10.0])
+    limiter = StubLimiter([10.0], clock)
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.TaskgrpcError) as info:
-        driver.run(_ops.create(post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter)))
+        driver.run(
+            _ops.create(
+                post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter, clock=clock)
+            )
+        )
     assert driver.shape() == [("Sleep", 1.0)]
     assert type(info.value) is e.DeadlineExceededError
 
@@ -288,7 +292,7 @@ def test_create_lookup_finding_another_task_under_our_id_is_a_conflict(clock):
     other.name = "somebody else's task"
     driver = ScriptedDriver([unavailable("PostTasks"), multi(other)], clock)
     with pytest.raises(e.ConflictError) as info:
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert A.id in info.value.description
     assert driver.shape() == [("Call", "PostTasks"), ("Sleep", 1.0), ("Call", "ListTasks")]
 
@@ -298,7 +302,7 @@ def test_create_success_with_a_task_missing_is_final_and_unknown(clock):
     # again, and the caller learns which tasks are in doubt.
     driver = ScriptedDriver([multi(stored(A))], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
     assert [t.id for t in info.value.tasks] == [A.id, B.id]
 
@@ -309,7 +313,7 @@ def test_create_success_with_other_ids_is_matched_by_position(clock):
     renamed_a, renamed_b = stored(A), stored(B)
     renamed_a.id, renamed_b.id = "server-1", "server-2"
     driver = ScriptedDriver([multi(renamed_a, renamed_b)], clock)
-    assert driver.run(_ops.create(post([A, B]), budget())) == [renamed_a, renamed_b]
+    assert driver.run(_ops.create(post([A, B]), budget(clock=clock))) == [renamed_a, renamed_b]
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -318,7 +322,7 @@ def test_create_deadline_with_unknown_outcome_is_also_a_deadline_error(clock):
         [e.DeadlineExceededError(grpc.StatusCode.DEADLINE_EXCEEDED, "slow", "PostTasks")], clock
     )
     with pytest.raises(e.DeadlineExceededError) as info:
-        driver.run(_ops.create(post([A]), budget(timeout=0.5)))
+        driver.run(_ops.create(post([A]), budget(timeout=0.5, clock=clock)))
     assert isinstance(info.value, e.OutcomeUnknownError)
     assert [t.id for t in info.value.tasks] == [A.id]
 
@@ -334,7 +338,7 @@ def test_create_success_echoing_only_some_ids_is_an_unknown_outcome(clock, answe
         answer.append(got)
     driver = ScriptedDriver([multi(*answer)], clock)
     with pytest.raises(e.OutcomeUnknownError):
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert driver.shape() == [("Call", "PostTasks")]
 
 
@@ -344,7 +348,7 @@ def test_create_mixed_ids_match_by_id_then_in_order(clock):
     made.id = "zz"
     # the answer lists the id-less task first: A still maps to A, anon to the rest
     driver = ScriptedDriver([multi(made, stored(A))], clock)
-    assert driver.run(_ops.create(post([A, anon]), budget())) == [stored(A), made]
+    assert driver.run(_ops.create(post([A, anon]), budget(clock=clock))) == [stored(A), made]
 
 
 def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
@@ -358,7 +362,7 @@ def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
 
     driver = ScriptedDriver([slow_unavailable], clock)
     with pytest.raises(e.DeadlineExceededError) as info:
-        driver.run(_ops.create(post([A]), budget(timeout=10.0, policy=policy)))
+        driver.run(_ops.create(post([A]), budget(timeout=10.0, policy=policy, clock=clock)))
     assert isinstance(info.value, e.OutcomeUnknownError)
     assert [t.id for t in info.value.tasks] == [A.id]
 
@@ -373,7 +377,7 @@ def test_create_conflict_under_a_derived_id_returns_the_stored_task_even_if_edit
     edited = stored(A)
     edited.name = "renamed since"
     driver = ScriptedDriver([conflict, multi(edited)], clock)
-    got = driver.run(_ops.create(post([A]), budget(), ours=lambda t: t.id == A.id))
+    got = driver.run(_ops.create(post([A]), budget(clock=clock), ours=lambda t: t.id == A.id))
     assert got == [edited]
     assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks")]
 
@@ -382,7 +386,7 @@ def test_create_cancelled_on_the_wire_is_an_unknown_outcome_and_not_retried(cloc
     cancelled = e.TransportError(grpc.StatusCode.CANCELLED, "closed", "PostTasks")
     driver = ScriptedDriver([cancelled], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A, B]), budget()))
+        driver.run(_ops.create(post([A, B]), budget(clock=clock)))
     assert [t.id for t in info.value.tasks] == ["a", "b"]
     assert driver.shape() == [("Call", "PostTasks")]
 
@@ -390,8 +394,8 @@ def test_create_cancelled_on_the_wire_is_an_unknown_outcome_and_not_retried(cloc
 def test_create_not_sent_is_not_sent_unless_an_earlier_attempt_is_in_doubt(clock):
     driver = ScriptedDriver([e.NotSentError("the client is closed")], clock)
     with pytest.raises(e.NotSentError):
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     driver = ScriptedDriver([unavailable("PostTasks"), e.NotSentError("closed")], clock)
     with pytest.raises(e.OutcomeUnknownError) as info:
-        driver.run(_ops.create(post([A]), budget()))
+        driver.run(_ops.create(post([A]), budget(clock=clock)))
     assert [t.id for t in info.value.tasks] == ["a"]

@@ -9,7 +9,7 @@ import threading
 import grpc
 import pytest
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
-from tgsupport import FakeClock, bad_status
+from tgsupport import bad_status
 
 from taskgrpc import DEFAULT, RetryPolicy, ValidationError
 from taskgrpc import errors as e
@@ -197,15 +197,8 @@ def test_other_errors_are_permanent(err):
 # --- TokenBucket -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def clock(monkeypatch):
-    fake = FakeClock()
-    monkeypatch.setattr(rt, "time", fake)
-    return fake
-
-
 def test_bucket_burst_then_paced(clock):
-    bucket = rt.TokenBucket(10, burst=2)
+    bucket = rt.TokenBucket(10, burst=2, clock=clock.monotonic)
     assert bucket.reserve() == 0.0
     assert bucket.reserve() == 0.0
     # out of tokens: each further call books the next free slot, 1/rate apart
@@ -214,7 +207,7 @@ def test_bucket_burst_then_paced(clock):
 
 
 def test_bucket_refills_with_time(clock):
-    bucket = rt.TokenBucket(10, burst=2)
+    bucket = rt.TokenBucket(10, burst=2, clock=clock.monotonic)
     for _ in range(4):
         bucket.reserve()  # tokens now -2
     clock.advance(0.35)  # +3.5 tokens -> 1.5
@@ -223,7 +216,7 @@ def test_bucket_refills_with_time(clock):
 
 
 def test_bucket_never_saves_more_than_burst(clock):
-    bucket = rt.TokenBucket(5, burst=3)
+    bucket = rt.TokenBucket(5, burst=3, clock=clock.monotonic)
     clock.advance(3600)
     assert [bucket.reserve() for _ in range(4)] == pytest.approx([0, 0, 0, 0.2])
 
@@ -241,7 +234,7 @@ def test_bucket_rate_validation(rate):
 
 def test_bucket_is_thread_safe(clock):
     rate, burst, threads, each = 100.0, 5.0, 8, 50
-    bucket = rt.TokenBucket(rate, burst=burst)
+    bucket = rt.TokenBucket(rate, burst=burst, clock=clock.monotonic)
     waits: list[float] = []
     lock = threading.Lock()
     start = threading.Barrier(threads)
@@ -264,7 +257,7 @@ def test_bucket_is_thread_safe(clock):
 
 
 def test_bucket_pickles(clock):
-    bucket = rt.TokenBucket(20, burst=4)
+    bucket = rt.TokenBucket(20, burst=4, clock=clock.monotonic)
     bucket.reserve()
     back = pickle.loads(pickle.dumps(bucket))
     assert (back.rate, back.burst) == (20.0, 4.0)
@@ -273,7 +266,7 @@ def test_bucket_pickles(clock):
 
 
 def test_bucket_takes_no_token_it_cannot_use_before_the_deadline(clock):
-    bucket = rt.TokenBucket(10, burst=1)
+    bucket = rt.TokenBucket(10, burst=1, clock=clock.monotonic)
     assert bucket.reserve(deadline=clock.now + 1) == 0.0
     # the next token is 0.1 s away: past a deadline 0.05 s away, so nothing is taken
     for _ in range(1000):
@@ -283,7 +276,7 @@ def test_bucket_takes_no_token_it_cannot_use_before_the_deadline(clock):
 
 
 def test_bucket_given_back_tokens_serve_the_next_caller(clock):
-    bucket = rt.TokenBucket(10, burst=1)
+    bucket = rt.TokenBucket(10, burst=1, clock=clock.monotonic)
     waits = [bucket.reserve() for _ in range(50)]  # 4.9 s of booked tokens
     assert waits[-1] == pytest.approx(4.9)
     for _ in range(49):
@@ -294,7 +287,7 @@ def test_bucket_given_back_tokens_serve_the_next_caller(clock):
 
 
 def test_bucket_give_back_never_saves_more_than_burst(clock):
-    bucket = rt.TokenBucket(10, burst=2)
+    bucket = rt.TokenBucket(10, burst=2, clock=clock.monotonic)
     for _ in range(5):
         bucket.give_back()
     assert bucket.level == 2.0

@@ -164,16 +164,26 @@ class FakeClock:
 POLICY = taskgrpc.RetryPolicy(max_attempts=4, initial_backoff=1.0, max_backoff=8.0, jitter=False)
 
 
-def budget(timeout: float | None = None, policy: Any = POLICY, limiter: Any = None) -> _ops.Budget:
-    """The budget of one operation for ``uaid()``, with this module's PAT as the secret."""
-    return _ops.Budget(uaid=uaid(), timeout=timeout, policy=policy, limiter=limiter, secret=PAT)
+def budget(
+    timeout: float | None = None,
+    policy: Any = POLICY,
+    limiter: Any = None,
+    clock: FakeClock | None = None,
+) -> _ops.Budget:
+    """The budget of one operation for ``uaid()``, with this module's PAT as the secret, on
+    ``clock`` if given, else on the real monotonic clock."""
+    kwargs: dict[str, Any] = {} if clock is None else {"clock": clock.monotonic}
+    return _ops.Budget(
+        uaid=uaid(), timeout=timeout, policy=policy, limiter=limiter, secret=PAT, **kwargs
+    )
 
 
 class StubLimiter:
     """A TokenBucket stand-in: hands out ``waits`` in order, and like the real one takes
-    nothing when the wait would reach the deadline."""
+    nothing when the wait would reach the deadline (on ``clock``)."""
 
-    def __init__(self, waits: Iterable[float]) -> None:
+    def __init__(self, waits: Iterable[float], clock: FakeClock) -> None:
+        self.clock = clock
         self.waits = list(waits)
         self.reserved = 0
         self.refused = 0
@@ -181,7 +191,7 @@ class StubLimiter:
 
     def reserve(self, deadline: float | None = None) -> float | None:
         wait = self.waits.pop(0) if self.waits else 0.0
-        if deadline is not None and _ops.time.monotonic() + wait >= deadline:
+        if deadline is not None and self.clock.monotonic() + wait >= deadline:
             self.refused += 1
             return None
         self.reserved += 1

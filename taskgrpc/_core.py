@@ -1,4 +1,5 @@
-"""What the sync and async clients share: config, validation and building each verb's operation.
+"""What the sync and async clients share: settings, connection state, and building each
+verb's operation.
 
 Every ``_op_*`` method validates its input and builds the request(s) eagerly,
 so bad input raises :class:`~taskgrpc.errors.ValidationError` at the call,
@@ -11,11 +12,10 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Sequence, Sized
+from collections.abc import Callable, Iterable
 from typing import Any, Generic, TypeVar
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from clarifai_grpc.grpc.api import service_pb2 as s
 
 from . import _ops
 from . import requests as rq
@@ -24,19 +24,23 @@ from ._config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
-    ClientConfig,
-    check_max_request_bytes,
     check_timeout,
-    from_env,
 )
 from ._content import CONTENT_ID_BYTES, ContentIds, is_content_id
+from ._options import (
+    BulkOptions,
+    ClientConfig,
+    ClientOptions,
+    RetryArg,
+    check_retry,
+    env_settings,
+)
+from ._paging import Pages, PageSource
 from ._stub import TaskStub
 from ._validate import not_a_string
-from .builders import _require_id, check_task, clone
+from .builders import _require_id, check_task
 from .errors import ValidationError
-from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
-
-RetryArg = RetryPolicy | Default | None
+from .retry import DEFAULT, TokenBucket
 
 __all__ = ["Bulk", "ClientCore", "PageSource", "ProgressCallback", "RetryArg", "check_tasks"]
 
@@ -102,19 +106,23 @@ class ClientCore(Generic[ChannelT]):
         allow_insecure: bool = False,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
-        self._config = ClientConfig(
+        options = ClientOptions(
             pat=pat,
             user_id=user_id,
             app_id=app_id,
             target=target,
             secure=secure,
             timeout=timeout,
-            retry=retry,
+            retry=retry,  # type: ignore[arg-type]  # DEFAULT: RetryPolicy()
             max_rps=max_rps,
             allow_insecure=allow_insecure,
             max_request_bytes=max_request_bytes,
-            has_channel=channel is not None,
         )
+        self._setup(options, channel)
+
+    def _setup(self, options: ClientOptions, channel: ChannelT | None) -> None:
+        self._config = ClientConfig.of(options, channel is not None)
+        max_rps = options.max_rps
         self._limiter = TokenBucket(max_rps) if max_rps is not None else None
         self._given_channel = channel
         self._channel: ChannelT | None = channel
@@ -127,11 +135,27 @@ class ClientCore(Generic[ChannelT]):
         _CLIENTS.add(self)
 
     @classmethod
+    def from_options(cls: type[C], options: ClientOptions, *, channel: Any = None) -> C:
+        """A client with these :class:`~taskgrpc.ClientOptions` (and a ``channel`` of
+        the caller's, if given)."""
+        if not isinstance(options, ClientOptions):
+            raise ValidationError(f"options must be a ClientOptions, got {options!r}")
+        client = cls.__new__(cls)
+        client._setup(options, channel)
+        return client
+
+    @classmethod
     def from_env(cls: type[C], **overrides: Any) -> C:
         """A client from ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID`` and
         ``CLARIFAI_GRPC_BASE`` (host or host:port); keyword ``overrides`` win, and a
         missing variable raises ValidationError naming it."""
-        return cls(**from_env(overrides))
+        channel = overrides.pop("channel", None)
+        return cls.from_options(ClientOptions(**env_settings(overrides)), channel=channel)
+
+    @property
+    def options(self) -> ClientOptions:
+        """The client's settings, as given (checked and normalized)."""
+        return self._config.options
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the settings only, never a channel: the copy reconnects lazily."""
@@ -140,10 +164,10 @@ class ClientCore(Generic[ChannelT]):
                 f"a {type(self).__name__} built on a caller's channel cannot be pickled; "
                 "pickle one that opens its own channel (target=...)"
             )
-        return self._config.settings()
+        return {"options": self._config.options}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state)  # type: ignore[misc]
+        self._setup(state["options"], None)
 
     # --- properties -------------------------------------------------------------------
 
@@ -167,16 +191,11 @@ class ClientCore(Generic[ChannelT]):
     def _budget(self, timeout: float | None, retry: RetryArg) -> _ops.Budget:
         check_timeout(timeout)
         config = self._config
-        if retry is DEFAULT:
-            policy = config.retry
-        elif retry is None or isinstance(retry, RetryPolicy):
-            policy = retry
-        else:
-            raise ValidationError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        policy = config.retry if check_retry(retry) is DEFAULT else retry
         return _ops.Budget(
             uaid=config.uaid,
             timeout=config.timeout if timeout is None else timeout,
-            policy=policy,
+            policy=policy,  # type: ignore[arg-type]  # not DEFAULT here
             limiter=self._limiter,
             secret=config.pat,
         )
@@ -214,19 +233,17 @@ class ClientCore(Generic[ChannelT]):
         request = rq.post_tasks(self._config.uaid, items, check=False)
         return _ops.create(request, self._budget(timeout, retry), ours)
 
-    def _max_bytes(self, max_request_bytes: int | None) -> int:
-        if max_request_bytes is None:
+    def _max_bytes(self, bulk: BulkOptions) -> int:
+        if bulk.max_request_bytes is None:
             return self._config.max_request_bytes
-        return check_max_request_bytes(max_request_bytes)
+        return bulk.max_request_bytes
 
     def _bulk_create(
         self,
         tasks: Iterable[r.Task],
-        batch_size: int,
-        concurrency: int,
+        bulk: BulkOptions,
         assign_ids: bool,
         id_salt: str,
-        max_request_bytes: int | None,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
@@ -236,7 +253,7 @@ class ClientCore(Generic[ChannelT]):
         when it starts, and a refused batch narrowed down to its bad items."""
         items = check_tasks(tasks)
         ids, ours = self._ids(items, assign_ids, id_salt)
-        max_bytes = self._max_bytes(max_request_bytes)
+        max_bytes = self._max_bytes(bulk)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
@@ -247,8 +264,8 @@ class ClientCore(Generic[ChannelT]):
         return Bulk(
             "create_many",
             items,
-            batch_size,
-            concurrency,
+            bulk.batch_size,
+            bulk.concurrency,
             op,
             progress,
             sizes=[t.ByteSize() + (0 if t.id or ids is None else CONTENT_ID_BYTES) for t in items],
@@ -262,15 +279,13 @@ class ClientCore(Generic[ChannelT]):
     def _bulk_update(
         self,
         tasks: Iterable[r.Task],
-        batch_size: int,
-        concurrency: int,
-        max_request_bytes: int | None,
+        bulk: BulkOptions,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
         items = check_tasks(tasks, require_id=True, unique=False)
-        max_bytes = self._max_bytes(max_request_bytes)
+        max_bytes = self._max_bytes(bulk)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
@@ -281,8 +296,8 @@ class ClientCore(Generic[ChannelT]):
         return Bulk(
             "update_many",
             items,
-            batch_size,
-            concurrency,
+            bulk.batch_size,
+            bulk.concurrency,
             op,
             progress,
             sizes=[t.ByteSize() for t in items],
@@ -294,8 +309,7 @@ class ClientCore(Generic[ChannelT]):
     def _bulk_delete(
         self,
         task_ids: Iterable[str],
-        batch_size: int,
-        concurrency: int,
+        bulk: BulkOptions,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
@@ -309,7 +323,7 @@ class ClientCore(Generic[ChannelT]):
         def op(chunk: list[str]) -> _ops.Op[list[str]]:
             return _ops.delete(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
 
-        return Bulk("delete_many", items, batch_size, concurrency, op, progress)
+        return Bulk("delete_many", items, bulk.batch_size, bulk.concurrency, op, progress)
 
     def _op_get(
         self,
@@ -348,60 +362,14 @@ class ClientCore(Generic[ChannelT]):
         request = rq.delete_tasks(self._config.uaid, list(task_ids))
         return _ops.delete(request, self._budget(timeout, retry))
 
-    def _list_pages(
+    def _pages(
         self,
-        *,
-        worker_user_ids: Iterable[str] | None,
-        review_user_ids: Iterable[str] | None,
-        ids: Iterable[str] | None,
-        input_source_type: int | str | None,
-        input_source_ids: Iterable[str] | None,
-        additional_fields: Iterable[str] | None,
-        label_order_ids: Iterable[str] | None,
-        including_label_order_tasks: bool,
-        worker_model_ids: Iterable[str] | None,
-        worker_workflow_ids: Iterable[str] | None,
-        per_page: int,
+        first: Any,
+        fetch: Callable[[Any, _ops.Budget], _ops.Op[Any]],
         timeout: float | None,
         retry: RetryArg,
-    ) -> PageSource:
-        first = rq.list_tasks(
-            self._config.uaid,
-            page=1,
-            per_page=per_page,
-            worker_user_ids=worker_user_ids,
-            review_user_ids=review_user_ids,
-            ids=ids,
-            input_source_type=input_source_type,
-            input_source_ids=input_source_ids,
-            additional_fields=additional_fields,
-            label_order_ids=label_order_ids,
-            including_label_order_tasks=including_label_order_tasks,
-            worker_model_ids=worker_model_ids,
-            worker_workflow_ids=worker_workflow_ids,
-        )
+    ) -> Pages[Any]:
+        """The pages of a listing from the request of its page 1, each fetched with
+        ``fetch(request, budget)`` under its own budget."""
         self._budget(timeout, retry)  # validate timeout and retry now
-        return PageSource(first, lambda: self._budget(timeout, retry))
-
-
-class PageSource:
-    """Builds the operation that fetches page ``n`` of one listing; each page has its own budget."""
-
-    __slots__ = ("_budget", "first", "per_page")
-
-    def __init__(self, first: s.ListTasksRequest, budget: Callable[[], _ops.Budget]) -> None:
-        self.first = first
-        self.per_page = first.per_page
-        self._budget = budget
-
-    def op(self, page: int) -> _ops.Op[Sequence[r.Task]]:
-        if page == 1:
-            request = self.first
-        else:
-            request = clone(self.first)
-            request.page = page
-        return _ops.list_page(request, self._budget())
-
-    def is_last(self, tasks: Sized) -> bool:
-        """A short (or empty) page ends the listing: the API has no total or token."""
-        return len(tasks) < self.per_page
+        return Pages(first, fetch, lambda: self._budget(timeout, retry))
