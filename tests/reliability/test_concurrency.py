@@ -1,4 +1,4 @@
-"""Concurrency: 16 threads share one client for 200 mixed operations each.
+"""Concurrency: 16 threads share one client for 100 mixed operations each.
 
 Each thread owns its tasks and keeps a model of them (id -> name, status); every read is
 checked against that model as it goes, and at the end the server's store must equal the union
