@@ -1,5 +1,14 @@
 """The fixtures every test folder shares: one live fake server and one client factory.
 
+Where tests live: ``tests/taskgrpc/test_X.py`` tests ``taskgrpc/X.py`` or ``taskgrpc/_X.py``
+(``test_client*.py`` the TaskClient: verbs, wire shape, channels; ``test_paging.py`` listing;
+``test_bulk.py`` bulk calls; ``test_ops.py`` / ``test_ops_create.py`` the sans-I/O operations;
+``test_cli.py`` or ``cli/`` the command line); ``tests/fake_servicer/test_fake_*.py`` the
+fake; ``tests/reliability/`` the cross-cutting guarantees (deadlines, throttling, chaos,
+secrets, properties, pipelines); ``tests/test_docs.py`` runs the docs' examples;
+``tests/test_multiprocess.py`` and ``tests/test_dask.py`` clients across processes.
+Timed assertions carry ``@pytest.mark.timing``.
+
 - ``server``: the project's own ``fake_clarifai`` fixture (``fake_servicer/pytest_plugin.py``):
   a fresh fake Tasks API on 127.0.0.1, port 0, accepting any PAT, stopped after the test. A
   module that needs another fake (known PATs, seeded data) overrides ``server`` with
