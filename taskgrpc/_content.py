@@ -7,6 +7,7 @@ derive the same id for the same task on every run (:func:`content_id`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
@@ -24,37 +25,47 @@ __all__ = ["content_id", "same_task", "with_content_ids"]
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
 
 
-def _canonical(task: r.Task) -> str:
+def _canonical(task: r.Task, own: bool = False) -> str:
     """The task's content (all but its id) as canonical JSON: the input of every content id.
 
     Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
-    separators=(",", ":"))``, built in parts. The plain fields (strings, bools, 32-bit
-    integers: names and descriptions, which differ from task to task) are encoded
-    directly; the JSON parts of all the rest are memoized by the rest's serialized bytes
-    (the tasks of one pipeline share type, workers, review, source and concepts).
+    separators=(",", ":"))``, built in parts. The fields that tell the tasks of one
+    pipeline apart (name, description) are encoded directly; the JSON parts of all the
+    rest are memoized by the rest's serialized bytes, which determine it (the tasks of
+    one pipeline share type, workers, review, source and concepts).
+
+    ``own``: ``task`` is a copy without an id that the caller owns; it is worked on in
+    place of a clone and left as it was (a bulk create copies each task anyway).
     """
-    plain_fields = _PLAIN_FIELDS or _plain_fields()
-    rest = clone(task)
-    rest.ClearField("id")
+    if own:
+        rest = task
+    else:
+        rest = clone(task)
+        rest.ClearField("id")
+    name, description = rest.name, rest.description
     plain: list[tuple[str, str]] = []
-    for name, json_name, key, many in plain_fields:
-        value = getattr(task, name)
-        if value:
-            if many:
-                part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
-            else:
-                part = _plain_json(value)
-            plain.append((json_name, key + part))
-            rest.ClearField(name)  # type: ignore[arg-type]
-    memo = rest.SerializeToString(deterministic=True)
+    if name:
+        plain.append(("name", '"name":' + encode_basestring_ascii(name)))
+        rest.ClearField("name")
+    if description:
+        plain.append(("description", '"description":' + encode_basestring_ascii(description)))
+        rest.ClearField("description")
+    # Any serialization of a message determines its content, so it is a sound memo key.
+    memo = rest.SerializeToString()
     parts = _RESTS.get(memo)
     if parts is None:
         parts = _parts(rest)
-        if parts is None:
-            return _slow_canonical(task)
-        if len(_RESTS) >= _MAX_PARTS:
-            _RESTS.clear()
-        _RESTS[memo] = parts
+        if parts is not None:
+            if len(_RESTS) >= _MAX_PARTS:
+                _RESTS.clear()
+            _RESTS[memo] = parts
+    if own:
+        if name:
+            rest.name = name
+        if description:
+            rest.description = description
+    if parts is None:
+        return _slow_canonical(task)
     if plain:
         parts = sorted(parts + plain)
     return "{" + ",".join([p for _, p in parts]) + "}"
@@ -88,18 +99,7 @@ def _parts(task: r.Task) -> list[tuple[str, str]] | None:
     return parts
 
 
-_PLAIN_FIELDS: list[tuple[str, str, str, bool]] = []
 _RESTS: dict[bytes, list[tuple[str, str]]] = {}
-
-
-def _plain_fields() -> list[tuple[str, str, str, bool]]:
-    """Task's plain fields without presence (set exactly when truthy): (name, JSON name,
-    encoded key, repeated)."""
-    for field in r.Task.DESCRIPTOR.fields:
-        name, key, kind = _field_info(field)
-        if kind in (_PLAIN, _PLAINS) and (kind == _PLAINS or not field.has_presence):
-            _PLAIN_FIELDS.append((field.name, name, key, kind == _PLAINS))
-    return _PLAIN_FIELDS
 
 
 def _slow_canonical(task: r.Task) -> str:
@@ -192,8 +192,6 @@ def _scalar_json(field: Any, value: Any) -> str:
 
 
 def _hashed(canonical: str, salt: str) -> str:
-    import hashlib
-
     return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
 
 
@@ -247,18 +245,26 @@ class ContentIds:
 
     def assign(self, tasks: Iterable[r.Task]) -> list[r.Task]:
         """The next ``tasks``, each one without an id replaced by a copy with its id."""
-        out = []
-        seen = self._seen
-        for task in tasks:
-            if not task.id:
-                canonical = _canonical(task)
-                k = seen.get(canonical, 0)
-                seen[canonical] = k + 1
-                copy = clone(task)
-                copy.id = _hashed(canonical, repeat_salt(self.salt, k))
-                self.derived.add(copy.id)
-                task = copy
-            out.append(task)
+        out = list(tasks)
+        missing = [i for i, task in enumerate(out) if not task.id]
+        if not missing:
+            return out
+        seen, salt, derived = self._seen, self.salt, self.derived
+        first = hashlib.sha256(f"{salt}\0".encode())  # the hash input's prefix, salt first
+        for i in missing:
+            copy = clone(out[i])
+            canonical = _canonical(copy, own=True)
+            k = seen.get(canonical, 0)
+            seen[canonical] = k + 1
+            if k:
+                task_id = _hashed(canonical, repeat_salt(salt, k))
+            else:
+                h = first.copy()
+                h.update(canonical.encode())
+                task_id = h.hexdigest()[:32]
+            copy.id = task_id
+            derived.add(task_id)
+            out[i] = copy
         return out
 
 

@@ -481,16 +481,20 @@ def _merge(
     by position. Any other answer (another length, repeated ids, some of our ids
     missing) raises OutcomeUnknownError; nothing is sent again: SUCCESS is final.
     """
+    answer = list(answer)  # one wrapper per task: each pass over the field makes new ones
     by_id = {task.id: task for task in answer}
     given = [task.id for task in sent if task.id]
     echoed = [i for i in given if i in by_id]
     if len(answer) != len(sent) or len(by_id) != len(answer) or echoed not in ([], given):
         raise unknown_outcome(sent, incomplete(POST_TASKS.name, "task", len(sent), len(answer)))
     if echoed:
-        rest = iter([task for task in answer if task.id not in set(given)])
+        given_ids = set(given)
+        rest = iter([task for task in answer if task.id not in given_ids])
         mine = [by_id[task.id] if task.id else next(rest) for task in sent]
     else:
         mine = list(answer)
+    if sent is tasks and not done:
+        return mine  # nothing was looked up: the answer, in order
     if not all(task.id for task in tasks):
         return mine  # some had no id (then nothing was looked up): the answer, in order
     results = dict(done)

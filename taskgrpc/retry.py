@@ -14,7 +14,6 @@ accept the product of the two.
 from __future__ import annotations
 
 import enum
-import math
 import random
 import threading
 import time
@@ -25,7 +24,9 @@ from typing import Any
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
 
+from ._config import check_count
 from ._methods import METHODS, Safety
+from ._validate import number
 from .errors import ApiError, TaskgrpcError, TransportError, ValidationError
 
 __all__ = [
@@ -66,16 +67,9 @@ class RetryPolicy:
     jitter: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
-            raise ValidationError("RetryPolicy.max_attempts must be an integer")
-        if self.max_attempts < 1:
-            raise ValidationError("RetryPolicy.max_attempts must be >= 1")
+        check_count(self.max_attempts, "RetryPolicy.max_attempts")
         for name in ("initial_backoff", "max_backoff", "multiplier"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValidationError(f"RetryPolicy.{name} must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ValidationError(f"RetryPolicy.{name} must be finite, got {value!r}")
+            number(getattr(self, name), f"RetryPolicy.{name}")
         if not 0 <= self.initial_backoff <= self.max_backoff:
             raise ValidationError("RetryPolicy needs 0 <= initial_backoff <= max_backoff")
         if self.multiplier < 1:

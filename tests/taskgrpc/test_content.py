@@ -11,6 +11,7 @@ from tgsupport import examples
 
 import taskgrpc as tg
 from taskgrpc._content import _canonical, _slow_canonical
+from taskgrpc.builders import clone
 
 
 def sent_task() -> r.Task:
@@ -194,6 +195,11 @@ def any_task(draw):
 def test_the_fast_canonical_form_is_exactly_the_json_format_definition(task):
     assert _canonical(task) == _slow_canonical(task)
     assert _canonical(task) == _canonical(task)  # memoized parts give the same answer
+    copy = clone(task)  # the bulk path: a copy without an id, worked on in place
+    copy.ClearField("id")
+    before = copy.SerializeToString(deterministic=True)
+    assert _canonical(copy, own=True) == _slow_canonical(task)
+    assert copy.SerializeToString(deterministic=True) == before  # left as it was
 
 
 def test_canonical_form_of_builder_tasks_is_the_definition():
