@@ -1,4 +1,6 @@
-"""Fixtures for the fake_servicer tests: a live loopback server and raw RPC callables."""
+"""Fixtures for the fake_servicer tests: raw RPC callables and a team of actors.
+
+``server`` and ``servicer`` come from the root ``tests/conftest.py``."""
 
 from __future__ import annotations
 
@@ -8,18 +10,7 @@ import pytest
 from fake_rpc import USER, Rpc
 from team import LABELERS, REVIEWERS, Actor, team_servicer
 
-from fake_servicer import FakeServer, FakeV2Servicer, serve
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with serve() as running:
-        yield running
-
-
-@pytest.fixture
-def servicer(server: FakeServer) -> FakeV2Servicer:
-    return server.servicer
+from fake_servicer import FakeServer, serve
 
 
 @pytest.fixture

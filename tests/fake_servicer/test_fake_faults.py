@@ -175,6 +175,7 @@ class TestEffects:
             got.append(outcome(mixed))
         assert got == expected
 
+    @pytest.mark.timing
     def test_latency(self) -> None:
         servicer = FakeV2Servicer(faults=Faults(latency_ms=30, methods=frozenset({"ListTasks"})))
         start = time.monotonic()

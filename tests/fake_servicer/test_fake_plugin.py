@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
-from pathlib import Path
 
+import pytest
 from clarifai_grpc.grpc.api.status import status_code_pb2
 from fake_rpc import Rpc, make_task
 
@@ -26,32 +25,28 @@ def test_fixture_is_fresh_per_test(fake_clarifai: FakeServer) -> None:
     assert fake_clarifai.servicer.tasks("u1", "a1") == []
 
 
-def test_plugin_autoloads_in_a_fresh_pytest(tmp_path: Path) -> None:
-    (tmp_path / "test_user.py").write_text(
-        textwrap.dedent(
-            """
-            from clarifai_grpc.grpc.api import resources_pb2 as r
+def test_plugin_autoloads_in_a_fresh_pytest(pytester: pytest.Pytester) -> None:
+    """A fresh pytest session (in process, with its own plugin manager) finds ``fake_clarifai``
+    through the ``pytest11`` entry point alone: no conftest, no ``-p``."""
+    pytester.makepyfile(
+        test_user="""
+        from clarifai_grpc.grpc.api import resources_pb2 as r
 
-            def test_uses_fake(fake_clarifai):
-                assert fake_clarifai.port > 0
-                fake_clarifai.servicer.put_tasks("u", "a", [r.Task(id="t1", name="x")])
-                assert len(fake_clarifai.servicer.tasks("u", "a")) == 1
+        def test_uses_fake(fake_clarifai):
+            assert fake_clarifai.port > 0
+            fake_clarifai.servicer.put_tasks("u", "a", [r.Task(id="t1", name="x")])
+            assert len(fake_clarifai.servicer.tasks("u", "a")) == 1
 
-            def test_fresh_after(fake_clarifai):
-                # a new fake per test: the task stored by the previous test is gone
-                assert fake_clarifai.servicer.tasks("u", "a") == []
-            """
-        )
+        def test_fresh_after(fake_clarifai):
+            # a new fake per test: the task stored by the previous test is gone
+            assert fake_clarifai.servicer.tasks("u", "a") == []
+        """
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
+    # (the option only quiets pytest-asyncio, which is installed here, in the inner session)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "-o", "asyncio_default_fixture_loop_scope=function"
     )
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    result.assert_outcomes(passed=2)
 
 
 def test_plugin_import_is_light() -> None:

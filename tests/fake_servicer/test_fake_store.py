@@ -11,6 +11,7 @@ from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from fake_rpc import APP, USER, ctx, make_task, user_app
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tgsupport import examples
 
 from fake_servicer import FakeV2Servicer
 from fake_servicer.filters import TaskFilter
@@ -143,6 +144,7 @@ def stores() -> tuple[FakeV2Servicer, FakeV2Servicer]:
     return big, small
 
 
+@pytest.mark.timing
 class TestScaling:
     """A 100k-task store must not be copied or sorted per page, nor scanned per insert.
 
@@ -206,7 +208,7 @@ OPS = st.lists(
 )
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(ops=OPS, per_page=st.integers(min_value=1, max_value=5))
 def test_listing_matches_a_simple_model(ops: list[tuple[str, str]], per_page: int) -> None:
     """Newest first; overwrite keeps the position; delete then post makes an id newest."""

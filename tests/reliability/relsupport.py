@@ -1,5 +1,5 @@
-"""Shared helpers for the reliability tests (named uniquely: test dirs are on sys.path under
-pytest's prepend import mode)."""
+"""Shared helpers for the reliability tests: this folder's user and PAT, clients of a server
+(through the one factory, ``tgsupport.new_client``), tasks, and checks of what was stored."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
+from tgsupport import new_aclient, new_client
 
 import taskgrpc
 from fake_servicer import FakeServer, FakeV2Servicer
@@ -26,6 +27,9 @@ SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id
 #: per call, over the suite's few thousand calls), with back-offs of milliseconds.
 FAST = taskgrpc.RetryPolicy(max_attempts=15, initial_backoff=0.001, max_backoff=0.02)
 
+#: These tests use the client's own default time budget (``TaskClient(timeout=30.0)``).
+CLIENT_DEFAULT_TIMEOUT = 30.0
+
 
 def client(
     server: FakeServer,
@@ -35,31 +39,17 @@ def client(
     pat: str = PAT,
     **kwargs: Any,
 ) -> taskgrpc.TaskClient:
-    """A sync client of ``server`` for ``app``, plain text on loopback."""
-    return taskgrpc.TaskClient(
-        pat=pat,
-        user_id=USER,
-        app_id=app,
-        target=server.target,
-        secure=False,
-        retry=retry,
-        **kwargs,
-    )
+    """A sync client of ``server`` for ``app``, as this folder's user (``tgsupport.new_client``)."""
+    kwargs.setdefault("timeout", CLIENT_DEFAULT_TIMEOUT)
+    return new_client(server.target, pat=pat, user_id=USER, app_id=app, retry=retry, **kwargs)
 
 
 def aclient(
     server: FakeServer, app: str = "app", *, retry: Any = FAST, **kwargs: Any
 ) -> taskgrpc.AsyncTaskClient:
-    """An async client of ``server`` for ``app``, plain text on loopback."""
-    return taskgrpc.AsyncTaskClient(
-        pat=PAT,
-        user_id=USER,
-        app_id=app,
-        target=server.target,
-        secure=False,
-        retry=retry,
-        **kwargs,
-    )
+    """An async client of ``server`` for ``app``, as this folder's user (``new_aclient``)."""
+    kwargs.setdefault("timeout", CLIENT_DEFAULT_TIMEOUT)
+    return new_aclient(server.target, pat=PAT, user_id=USER, app_id=app, retry=retry, **kwargs)
 
 
 def task(name: str, *, description: str = "", concepts: Iterable[str] = ("cat",)) -> r.Task:

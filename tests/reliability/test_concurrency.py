@@ -1,4 +1,4 @@
-"""Concurrency: 16 threads share one client for 200 mixed operations each.
+"""Concurrency: 16 threads share one client for 100 mixed operations each.
 
 Each thread owns its tasks and keeps a model of them (id -> name, status); every read is
 checked against that model as it goes, and at the end the server's store must equal the union
@@ -20,7 +20,7 @@ from fake_servicer import FakeServer, FakeV2Servicer, Faults
 
 CHAOS = Faults(unavailable=0.1, throttled=0.1, commit_unavailable=0.1, seed=16)
 THREADS = 16
-OPS = 200
+OPS = 100
 STATUSES = [sc.TASK_DONE, sc.TASK_WONT_DO, sc.TASK_IN_PROGRESS, sc.TASK_IDLE, sc.TASK_FAILED]
 Model = dict[str, tuple[str, int]]  # id -> (name, status code)
 OP_NAMES = ["create", "get", "update", "set_status", "list", "delete"]

@@ -1,6 +1,7 @@
 """One deadline per call: ``timeout`` bounds the whole call, retries and back-offs included.
 
-The only timed assertions of the suite are here: the call ends within ``timeout + SLACK``.
+The timed assertions here (the call ends within ``timeout + SLACK``) carry ``@pytest.mark.timing``,
+as every test asserting on elapsed time does; ``-m "not timing"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def _with_id(t: Any, task_id: str) -> Any:
 
 @pytest.mark.parametrize("max_attempts", [1, 50])
 @pytest.mark.parametrize("verb", sorted(VERBS))
+@pytest.mark.timing
 def test_slow_server_gives_deadline_exceeded_within_the_timeout(
     server: FakeServer, servicer: FakeV2Servicer, verb: str, max_attempts: int
 ) -> None:
@@ -67,6 +69,7 @@ def test_slow_server_gives_deadline_exceeded_within_the_timeout(
 
 
 @pytest.mark.parametrize("max_attempts", [1, 50])
+@pytest.mark.timing
 def test_slow_create_reports_an_unknown_outcome_within_the_timeout(
     server: FakeServer, servicer: FakeV2Servicer, max_attempts: int
 ) -> None:
@@ -87,6 +90,7 @@ def test_slow_create_reports_an_unknown_outcome_within_the_timeout(
 
 
 @pytest.mark.parametrize("max_attempts", [1, 50])
+@pytest.mark.timing
 def test_client_wide_timeout_is_the_default_budget(
     server: FakeServer, servicer: FakeV2Servicer, max_attempts: int
 ) -> None:
@@ -102,6 +106,7 @@ def test_client_wide_timeout_is_the_default_budget(
 
 
 @pytest.mark.parametrize("max_attempts", [1, 50])
+@pytest.mark.timing
 async def test_async_slow_server_gives_deadline_exceeded_within_the_timeout(
     server: FakeServer, servicer: FakeV2Servicer, max_attempts: int
 ) -> None:
@@ -113,6 +118,7 @@ async def test_async_slow_server_gives_deadline_exceeded_within_the_timeout(
     assert elapsed() <= TIMEOUT + SLACK
 
 
+@pytest.mark.timing
 def test_unavailable_retries_stop_at_the_deadline(
     server: FakeServer, servicer: FakeV2Servicer
 ) -> None:
@@ -131,6 +137,7 @@ def test_unavailable_retries_stop_at_the_deadline(
     assert 2 <= servicer.calls["GetTask"] < 10_000
 
 
+@pytest.mark.timing
 def test_throttle_backoff_never_sleeps_past_the_deadline(
     server: FakeServer, servicer: FakeV2Servicer
 ) -> None:
@@ -151,6 +158,7 @@ def test_throttle_backoff_never_sleeps_past_the_deadline(
     assert servicer.calls["GetTask"] == 1
 
 
+@pytest.mark.timing
 def test_throttle_retries_share_one_budget(server: FakeServer, servicer: FakeV2Servicer) -> None:
     """Back-offs of 0.1, 0.2, 0.4 s fit in 1 s, 0.8 s more would not: the call ends with the
     throttle in about ``timeout``, long before 50 attempts."""
@@ -170,6 +178,7 @@ def test_throttle_retries_share_one_budget(server: FakeServer, servicer: FakeV2S
     assert 2 <= servicer.calls["GetTask"] < 50
 
 
+@pytest.mark.timing
 def test_slow_and_throttled_server_ends_by_the_deadline(
     server: FakeServer, servicer: FakeV2Servicer
 ) -> None:
@@ -188,6 +197,7 @@ def test_slow_and_throttled_server_ends_by_the_deadline(
     assert 2 <= servicer.calls["GetTask"] < 50
 
 
+@pytest.mark.timing
 def test_bulk_timeout_applies_to_each_batch(server: FakeServer, servicer: FakeV2Servicer) -> None:
     """create_many documents ``timeout`` per batch: slow batches fail with a BulkError of
     unknown outcomes, in about ``timeout`` (batches run concurrently)."""
@@ -203,6 +213,7 @@ def test_bulk_timeout_applies_to_each_batch(server: FakeServer, servicer: FakeV2
     assert all(isinstance(e, taskgrpc.OutcomeUnknownError) for e in info.value.errors.values())
 
 
+@pytest.mark.timing
 def test_rate_limit_wait_counts_against_the_deadline(
     server: FakeServer, servicer: FakeV2Servicer
 ) -> None:

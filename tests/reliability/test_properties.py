@@ -31,6 +31,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from relsupport import FAST, PAT, USER, copy, stored, stripped
+from tgsupport import examples
 
 import taskgrpc
 from fake_servicer import FakeServer, Faults, serve
@@ -38,7 +39,7 @@ from fake_servicer import FakeServer, Faults, serve
 MAX_U32 = 2**32 - 1
 TYPES = ["CONCEPTS_CLASSIFICATION", "BOUNDING_BOX_DETECTION", "POLYGON_DETECTION"]
 PROPS = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -157,7 +158,7 @@ def valid_specs(draw: st.DrawFn) -> r.Task:
 # --- round trip ---------------------------------------------------------------------------
 
 
-@settings(PROPS, max_examples=100)
+@settings(PROPS, max_examples=examples(100))
 @given(spec=valid_specs())
 def test_any_valid_spec_round_trips_create_then_get(
     live: tuple[FakeServer, grpc.Channel], spec: r.Task
@@ -291,7 +292,7 @@ LINTED: list[Mutation] = [
 
 
 @pytest.mark.parametrize("mutation", LINTED, ids=lambda m: m.__name__.strip("_"))
-@settings(PROPS, max_examples=12)
+@settings(PROPS, max_examples=examples(12))
 @given(spec=valid_specs())
 def test_any_legal_but_odd_spec_is_accepted_with_a_warning(
     spec: r.Task, mutation: Mutation
@@ -303,7 +304,7 @@ def test_any_legal_but_odd_spec_is_accepted_with_a_warning(
 
 
 @pytest.mark.parametrize("mutation", MUTATIONS, ids=lambda m: m.__name__.strip("_"))
-@settings(PROPS, max_examples=12)
+@settings(PROPS, max_examples=examples(12))
 @given(spec=valid_specs(), good=valid_specs(), position=st.integers(0, 2))
 def test_any_spec_breaking_a_rule_raises_validation_error_and_sends_nothing(
     live: tuple[FakeServer, grpc.Channel],
@@ -414,7 +415,7 @@ INVALID_BUILDER_CALLS: dict[str, BuilderCall] = {
 
 
 @pytest.mark.parametrize("label", sorted(INVALID_BUILDER_CALLS))
-@settings(PROPS, max_examples=10)
+@settings(PROPS, max_examples=examples(10))
 @given(data=st.data())
 def test_any_builder_call_breaking_a_rule_raises_validation_error(
     live: tuple[FakeServer, grpc.Channel], label: str, data: st.DataObject
@@ -566,7 +567,7 @@ def test_random_interleavings_agree_with_a_dict_model(
     try:
         run_state_machine_as_test(
             machine(server, channel, faults),
-            settings=settings(PROPS, max_examples=40, stateful_step_count=25),
+            settings=settings(PROPS, max_examples=examples(40), stateful_step_count=25),
         )
     finally:
         server.servicer.set_faults(None)

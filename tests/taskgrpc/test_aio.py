@@ -7,7 +7,7 @@ import gc
 
 import pytest
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
-from tgsupport import APP, FAST_RETRY, PAT, USER, simple_task, without_server_fields
+from tgsupport import APP, PAT, USER, simple_task, without_server_fields
 
 import taskgrpc
 from fake_servicer import Faults
@@ -16,18 +16,8 @@ CC = "CONCEPTS_CLASSIFICATION"
 
 
 @pytest.fixture
-async def aclient(server):
-    client = taskgrpc.AsyncTaskClient(
-        pat=PAT,
-        user_id=USER,
-        app_id=APP,
-        target=server.target,
-        secure=False,
-        retry=FAST_RETRY,
-        timeout=10.0,
-    )
-    yield client
-    await client.close()
+def aclient(make_aclient) -> taskgrpc.AsyncTaskClient:
+    return make_aclient()
 
 
 def named(n: int, prefix: str = "t") -> list:
@@ -166,6 +156,7 @@ async def test_async_retries_throttles_like_the_sync_client(aclient, server):
     assert server.servicer.calls["GetTask"] == 3
 
 
+@pytest.mark.timing
 async def test_deadline_is_the_whole_call(aclient, server):
     server.servicer.set_faults(Faults(latency_ms=2000))
     loop = asyncio.get_running_loop()

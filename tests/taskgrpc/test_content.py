@@ -7,6 +7,7 @@ from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
 from google.protobuf import struct_pb2
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tgsupport import examples
 
 import taskgrpc as tg
 from taskgrpc._content import _canonical, _slow_canonical
@@ -189,7 +190,7 @@ def any_task(draw):
     return t
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(any_task())
 def test_the_fast_canonical_form_is_exactly_the_json_format_definition(task):
     assert _canonical(task) == _slow_canonical(task)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
-from tgsupport import APP, FAST_RETRY, PAT, USER
+from tgsupport import APP, PAT, USER, new_aclient
 
 import taskgrpc as tg
 from fake_servicer import FakeServer, FakeV2Servicer, Faults, serve
@@ -323,9 +323,7 @@ def test_the_async_client_runs_the_same_flow(server, owner):
     )
 
     def aclient(pat: str) -> tg.AsyncTaskClient:
-        return tg.AsyncTaskClient(
-            pat=pat, user_id=USER, app_id=APP, target=server.target, secure=False, retry=FAST_RETRY
-        )
+        return new_aclient(server.target, pat=pat)
 
     async def flow() -> tg.Progress:
         async with aclient("pat-alice") as alice, aclient("pat-rita") as rita, aclient(PAT) as boss:

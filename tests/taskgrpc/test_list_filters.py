@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from tgsupport import APP, FAST_RETRY, PAT, USER, simple_task
+from tgsupport import APP, USER, simple_task
 
 import taskgrpc as tg
 from taskgrpc import requests as rq
@@ -100,12 +100,10 @@ def test_the_fake_filters_faithfully(client: tg.TaskClient, server, kwargs, expe
 
 
 @pytest.mark.parametrize(("kwargs", "expected"), FILTERS)
-async def test_async_list_takes_the_same_filters(server, kwargs, expected) -> None:
+async def test_async_list_takes_the_same_filters(make_aclient, server, kwargs, expected) -> None:
     seeded(server)
-    async with tg.AsyncTaskClient(
-        pat=PAT, user_id=USER, app_id=APP, target=server.target, secure=False, retry=FAST_RETRY
-    ) as client:
-        assert {t.id async for t in client.list(**kwargs)} == expected
+    client = make_aclient()
+    assert {t.id async for t in client.list(**kwargs)} == expected
 
 
 def test_the_filters_reach_the_wire(client: tg.TaskClient, server) -> None:

@@ -9,7 +9,7 @@ import threading
 import grpc
 import pytest
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
-from tgsupport import FakeClock, bad_status
+from tgsupport import bad_status
 
 from taskgrpc import DEFAULT, RetryPolicy, ValidationError
 from taskgrpc import errors as e
@@ -195,11 +195,6 @@ def test_other_errors_are_permanent(err):
 
 
 # --- TokenBucket -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 def test_bucket_burst_then_paced(clock):

@@ -42,7 +42,7 @@ def test_no_hint_when_nothing_is_close() -> None:
 import math  # noqa: E402
 
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc  # noqa: E402
-from tgsupport import APP, PAT, USER, simple_task  # noqa: E402
+from tgsupport import APP, USER, client_settings, simple_task  # noqa: E402
 
 import taskgrpc as tg  # noqa: E402
 from taskgrpc import _validate as v  # noqa: E402
@@ -248,9 +248,7 @@ def test_lint_names_deprecated_fields() -> None:
 
 
 def client_kwargs(**overrides):
-    kwargs = {"pat": PAT, "user_id": USER, "app_id": APP, "target": "127.0.0.1:1", "secure": False}
-    kwargs.update(overrides)
-    return kwargs
+    return client_settings(**{"target": "127.0.0.1:1", **overrides})
 
 
 @pytest.mark.parametrize("target", [None, 443, b"localhost:1"])

@@ -1,5 +1,8 @@
-"""Shared helpers for the taskgrpc tests: constants, a fake clock, a scripted sans-I/O driver,
-and small proto helpers. (Named uniquely: test dirs are on sys.path under pytest's prepend mode.)
+"""Shared helpers for the tests: constants, the one client factory (``new_client``), a fake
+clock, a scripted sans-I/O driver, and small proto helpers.
+
+Importable from every test folder as ``tgsupport`` (its folder is on ``pythonpath`` in
+``pyproject.toml``); the fixtures built on it are in ``tests/conftest.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,41 @@ HEX32 = re.compile(r"[0-9a-f]{32}")
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id")
 
 FAST_RETRY = taskgrpc.RetryPolicy(initial_backoff=0.001, max_backoff=0.001)
+
+
+def examples(n: int) -> int:
+    """``n`` Hypothesis examples scaled to the loaded settings profile (see ``tests/conftest.py``):
+    a quarter of ``n`` (at least 10) under ``quick``, the default; all ``n`` under ``thorough``
+    (``pytest --hypothesis-profile=thorough``)."""
+    from hypothesis import settings
+
+    return max(10, n * settings.default.max_examples // 100)
+
+
+def client_settings(target: str, **overrides: Any) -> dict[str, Any]:
+    """The keyword arguments of a test client of ``target`` (plain text on loopback, fast
+    retries, this module's PAT, user and app), with ``overrides`` applied."""
+    settings: dict[str, Any] = {
+        "pat": PAT,
+        "user_id": USER,
+        "app_id": APP,
+        "target": target,
+        "secure": False,
+        "retry": FAST_RETRY,
+        "timeout": 10.0,
+    }
+    settings.update(overrides)
+    return settings
+
+
+def new_client(target: str, **overrides: Any) -> taskgrpc.TaskClient:
+    """A sync client of ``target``; see :func:`client_settings`. The caller closes it."""
+    return taskgrpc.TaskClient(**client_settings(target, **overrides))
+
+
+def new_aclient(target: str, **overrides: Any) -> taskgrpc.AsyncTaskClient:
+    """An async client of ``target``; see :func:`client_settings`. The caller closes it."""
+    return taskgrpc.AsyncTaskClient(**client_settings(target, **overrides))
 
 
 def uaid(user: str = USER, app: str = APP) -> r.UserAppIDSet:
@@ -58,10 +96,32 @@ def simple_task(
     return task
 
 
+def reviewers_two(task_id: str = "") -> r.Task:
+    """A task breaking a documented rule: approval_threshold_reviewers takes 0, 1 or -1."""
+    task = taskgrpc.build_task(
+        "CONCEPTS_CLASSIFICATION",
+        concepts=["c"],
+        review=taskgrpc.consensus(["r"], approval_threshold=1),
+    )
+    task.review.consensus_strategy_info.approval_threshold_reviewers = 2
+    task.id = task_id
+    return task
+
+
 def copy(message: Any) -> Any:
     out = type(message)()
     out.CopyFrom(message)
     return out
+
+
+def ids(tasks: Iterable[Any]) -> list[str]:
+    return [t.id for t in tasks]
+
+
+def seed(server: Any, n: int, prefix: str = "s", user: str = USER, app: str = APP) -> list[str]:
+    """Store ``n`` tasks directly in ``server`` (oldest first); return their ids newest first."""
+    tasks = [simple_task(f"{prefix}{i:05d}") for i in range(n)]
+    return list(reversed(server.servicer.put_tasks(user, app, tasks)))
 
 
 def without_server_fields(task: r.Task) -> r.Task:
@@ -99,6 +159,46 @@ class FakeClock:
 
 
 # --- a scripted driver of the sans-I/O operations ----------------------------------------
+
+#: jitter off: each back-off is exactly the cap, 1, 2, 4, 8, ... seconds
+POLICY = taskgrpc.RetryPolicy(max_attempts=4, initial_backoff=1.0, max_backoff=8.0, jitter=False)
+
+
+def budget(
+    timeout: float | None = None,
+    policy: Any = POLICY,
+    limiter: Any = None,
+    clock: FakeClock | None = None,
+) -> _ops.Budget:
+    """The budget of one operation for ``uaid()``, with this module's PAT as the secret, on
+    ``clock`` if given, else on the real monotonic clock."""
+    kwargs: dict[str, Any] = {} if clock is None else {"clock": clock.monotonic}
+    return _ops.Budget(
+        uaid=uaid(), timeout=timeout, policy=policy, limiter=limiter, secret=PAT, **kwargs
+    )
+
+
+class StubLimiter:
+    """A TokenBucket stand-in: hands out ``waits`` in order, and like the real one takes
+    nothing when the wait would reach the deadline (on ``clock``)."""
+
+    def __init__(self, waits: Iterable[float], clock: FakeClock) -> None:
+        self.clock = clock
+        self.waits = list(waits)
+        self.reserved = 0
+        self.refused = 0
+        self.given_back = 0
+
+    def reserve(self, deadline: float | None = None) -> float | None:
+        wait = self.waits.pop(0) if self.waits else 0.0
+        if deadline is not None and self.clock.monotonic() + wait >= deadline:
+            self.refused += 1
+            return None
+        self.reserved += 1
+        return wait
+
+    def give_back(self) -> None:
+        self.given_back += 1
 
 
 Outcome = Any  # a response message, a TaskgrpcError instance, or a callable(Call) -> either
