@@ -33,6 +33,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api import service_pb2_grpc
 
 import taskgrpc as tg
+from taskgrpc._methods import GET_TASK, LIST_TASKS
 
 PAT = "bench-pat"
 USER = "bench"
@@ -47,6 +48,8 @@ class Sizes:
     list_tasks: int = 100_000
     list_per_page: int = 1000
     import_runs: int = 21
+    export_annotations: int = 100_000
+    export_inputs: int = 1000
 
 
 QUICK = Sizes(
@@ -57,6 +60,8 @@ QUICK = Sizes(
     list_tasks=2500,
     list_per_page=1000,
     import_runs=3,
+    export_annotations=2500,
+    export_inputs=50,
 )
 
 
@@ -75,9 +80,10 @@ class Row:
 
 
 @contextmanager
-def fake_server() -> Iterator[str]:
+def fake_server(*extra: str) -> Iterator[str]:
+    """``python -m fake_servicer`` in its own process, with ``extra`` arguments; its target."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fake_servicer", "--port", "0", "--pat", PAT],
+        [sys.executable, "-m", "fake_servicer", "--port", "0", "--pat", PAT, *extra],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -417,6 +423,120 @@ def bench_list(target: str, sz: Sizes) -> list[Row]:
     ]
 
 
+# --- 4b. export a task's annotations -------------------------------------------------------
+
+
+def seed_annotations(c: tg.TaskClient, inputs: int, total: int) -> str:
+    """A FULL task of every input with the app owner as its labeler, and ``total``
+    annotations spread over its inputs (the owner's PAT acts as the owner)."""
+    task = c.create(
+        tg.build_task(
+            "CONCEPTS_CLASSIFICATION", concepts=["cat"], workers=tg.full([USER]), name="export"
+        )
+    )
+    batch: list[r.Annotation] = []
+    for i in range(total):
+        # distinct content each: equal content from the same PAT is the same annotation
+        batch.append(tg.annotation(f"input-{i % inputs + 1:06d}", {"cat": i / total}))
+        if len(batch) == 1000:
+            c.annotate(task.id, batch)
+            batch = []
+    if batch:
+        c.annotate(task.id, batch)
+    return task.id
+
+
+def bench_export(sz: Sizes) -> list[Row]:
+    app, n, per_page = "export", sz.export_annotations, 1000
+    seed = ("--seed-inputs", str(sz.export_inputs), "--user-id", USER, "--app-id", app)
+    with fake_server(*seed) as target:
+        channel = raw_channel(target)  # one channel for both sides, as for list
+        stub = service_pb2_grpc.V2Stub(channel)
+        c = client(target, app, channel=channel)
+        task_id = seed_annotations(c, sz.export_inputs, n)
+
+        # Both consume each annotation with the same loop body.
+        def raw_export() -> int:
+            count, page = 0, 1
+            while True:
+                response = stub.ListAnnotations(
+                    s.ListAnnotationsRequest(
+                        user_app_id=uaid(app),
+                        task_id=task_id,
+                        list_all_annotations=True,
+                        page=page,
+                        per_page=per_page,
+                    ),
+                    metadata=METADATA,
+                    timeout=30.0,
+                )
+                assert response.status.code == 10000
+                for annotation in response.annotations:
+                    count += len(annotation.id) > 0
+                if len(response.annotations) < per_page:
+                    return count
+                page += 1
+
+        def tg_export() -> int:
+            count = 0
+            for annotation in c.annotations(task_id, per_page=per_page):
+                count += len(annotation.id) > 0
+            return count
+
+        def one_page() -> int:
+            return len(next(c.annotations(task_id, per_page=per_page).pages()))
+
+        def traced_peak(fn: Callable[[], int]) -> int:
+            gc.collect()
+            tracemalloc.start()
+            fn()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            return peak
+
+        times: dict[str, list[float]] = {"raw": [], "tg": []}
+        rounds = 7
+        for round_ in range(rounds):  # ABBA order, so neither side always goes second
+            order = (("raw", raw_export), ("tg", tg_export))
+            for name, fn in order if round_ % 2 == 0 else order[::-1]:
+                gc.collect()
+                t0 = time.perf_counter()
+                assert fn() == n
+                times[name].append(time.perf_counter() - t0)
+        peaks = {"raw": traced_peak(raw_export), "tg": traced_peak(tg_export)}
+        page_peak = traced_peak(one_page)
+        keep_all_peak = traced_peak(lambda: len(list(c.annotations(task_id, per_page=per_page))))
+        channel.close()
+    ratio = statistics.median(t / r_ for t, r_ in zip(times["tg"], times["raw"], strict=True))
+    return [
+        Row(
+            f"export {n:,} annotations ({per_page}/page): time",
+            f"{statistics.median(times['raw']):.2f} s",
+            f"{statistics.median(times['tg']):.2f} s",
+            f"{ratio:.3f}x",
+            "≤ 1.05x",
+            ratio <= 1.05,
+            [
+                f"`client.annotations(task_id)` against a raw ListAnnotations(task_id) page "
+                f"loop; median of the per-round ratios of {rounds} interleaved rounds, ABBA"
+            ],
+        ),
+        Row(
+            f"export {n:,} annotations: peak traced memory",
+            f"{peaks['raw'] / 1e6:.2f} MB",
+            f"{peaks['tg'] / 1e6:.2f} MB",
+            f"{peaks['tg'] / page_peak:.2f} pages",
+            "< 3 pages",
+            peaks["tg"] < 3 * page_peak,
+            [
+                f"one page of {per_page} annotations peaks at {page_peak / 1e6:.2f} MB; keeping "
+                f"all {n:,} peaks at {keep_all_peak / 1e6:.2f} MB "
+                f"({keep_all_peak / page_peak:.0f} pages)"
+            ],
+        ),
+    ]
+
+
 _RSS_CHILD = """
 import sys
 from benchmarks.run import rss_child
@@ -496,7 +616,7 @@ def bench_overhead(sz: Sizes) -> list[Row]:
         return page if request.page <= pages else last
 
     c = tg.TaskClient(pat=PAT, user_id=USER, app_id="x", target="127.0.0.1:9", secure=False)
-    c._methods = {"GetTask": get_task, "ListTasks": list_tasks}
+    c._methods = {GET_TASK.name: get_task, LIST_TASKS.name: list_tasks}
 
     def raw_get() -> None:
         get_task(
@@ -618,12 +738,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=("get", "create", "async", "list", "overhead", "import"),
+        choices=("get", "create", "async", "list", "export", "overhead", "import"),
         action="append",
     )
     args = parser.parse_args(argv)
     sz = QUICK if args.quick else Sizes()
-    only = set(args.only or ("get", "create", "async", "list", "overhead", "import"))
+    only = set(args.only or ("get", "create", "async", "list", "export", "overhead", "import"))
     rows: list[Row] = []
     started = time.perf_counter()
     with fake_server() as target:
@@ -635,6 +755,8 @@ def main(argv: list[str] | None = None) -> int:
             rows += bench_async(target, sz)
         if "list" in only:
             rows += bench_list(target, sz)
+    if "export" in only:
+        rows += bench_export(sz)
     if "overhead" in only:
         rows += bench_overhead(sz)
     if "import" in only:

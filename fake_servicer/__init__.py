@@ -13,14 +13,24 @@ if TYPE_CHECKING:
     from fake_servicer.recording import CallRecord
     from fake_servicer.server import FakeServer, serve, start_server
     from fake_servicer.servicer import FakeV2Servicer
+    from fake_servicer.simulate import SimulationResult
 
-__all__ = ["CallRecord", "FakeServer", "FakeV2Servicer", "Faults", "serve", "start_server"]
+__all__ = [
+    "CallRecord",
+    "FakeServer",
+    "FakeV2Servicer",
+    "Faults",
+    "SimulationResult",
+    "serve",
+    "start_server",
+]
 
 _EXPORTS = {
     "CallRecord": "fake_servicer.recording",
     "FakeServer": "fake_servicer.server",
     "FakeV2Servicer": "fake_servicer.servicer",
     "Faults": "fake_servicer.faults",
+    "SimulationResult": "fake_servicer.simulate",
     "serve": "fake_servicer.server",
     "start_server": "fake_servicer.server",
 }

@@ -3,9 +3,10 @@
 - ``worker.users`` fills ``worker.users`` with ``User{id}`` per user worker (from
   ``worker.workers[].user`` then the deprecated ``worker.user_ids``) when it is empty.
 - ``review.users`` fills ``review.users`` from the deprecated ``review.user_ids`` when empty.
-- ``metrics.*`` sets the named metric. The fake holds no inputs, so every estimate is zero;
-  the per-reviewer lists get one zero per reviewer. The sub-message is marked present even when
-  every value is zero, so ``task.HasField("metrics")`` tells the field was served.
+- ``metrics.*`` sets the named metric from the task's lifecycle state (see
+  :meth:`fake_servicer.lifecycle.Lifecycle.metrics`); the per-reviewer lists have one value per
+  reviewer, in ``review.users`` order. The sub-message is marked present even when every value
+  is zero, so ``task.HasField("metrics")`` tells the field was served.
 - ``all`` does all of the above.
 
 Fields are assumed already validated (see :func:`fake_servicer.validation.check_additional_fields`).
@@ -41,10 +42,23 @@ def review_user_ids(task: resources_pb2.Task) -> list[str]:
     return list(ids)
 
 
-def apply_additional_fields(task: resources_pb2.Task, fields: frozenset[str]) -> None:
-    """Modify ``task`` (a copy, never a stored task) for the requested ``fields``."""
+def wants_metrics(fields: frozenset[str]) -> bool:
+    """True when ``fields`` asks for any metric."""
+    return any(name == "all" or name.startswith("metrics.") for name in fields)
+
+
+def apply_additional_fields(
+    task: resources_pb2.Task,
+    fields: frozenset[str],
+    computed: resources_pb2.TaskMetrics | None = None,
+) -> None:
+    """Modify ``task`` (a copy, never a stored task) for the requested ``fields``.
+
+    ``computed`` holds the metric values (all zero when None).
+    """
     if not fields:
         return
+    source = computed or resources_pb2.TaskMetrics()
     every = "all" in fields
 
     def wanted(name: str) -> bool:
@@ -61,30 +75,23 @@ def apply_additional_fields(task: resources_pb2.Task, fields: frozenset[str]) ->
     metrics = task.metrics
     if wanted("metrics.input_source.inputs_count_estimated"):
         mark_present(metrics.input_source)
-        metrics.input_source.inputs_count_estimated = 0
-    if wanted("metrics.work.inputs_count_estimated"):
-        mark_present(metrics.work)
-        metrics.work.inputs_count_estimated = 0
-    if wanted("metrics.work.inputs_percent_estimated"):
-        mark_present(metrics.work)
-        metrics.work.inputs_percent_estimated = 0
-    review = metrics.review
-    if wanted("metrics.review.inputs_count_estimated"):
-        mark_present(review)
-        review.inputs_count_estimated = 0
-    if wanted("metrics.review.inputs_percent_estimated"):
-        mark_present(review)
-        review.inputs_percent_estimated = 0
-    per_reviewer = (
-        ("inputs_count_estimated_per_reviewer", review.inputs_count_estimated_per_reviewer),
-        ("inputs_percent_estimated_per_reviewer", review.inputs_percent_estimated_per_reviewer),
-        (
-            "inputs_reviewable_count_estimated_per_reviewer",
-            review.inputs_reviewable_count_estimated_per_reviewer,
-        ),
-    )
-    for name, values in per_reviewer:
+        value = source.input_source.inputs_count_estimated
+        metrics.input_source.inputs_count_estimated = value
+    for name in ("inputs_count_estimated", "inputs_percent_estimated"):
+        if wanted(f"metrics.work.{name}"):
+            mark_present(metrics.work)
+            setattr(metrics.work, name, getattr(source.work, name))
         if wanted(f"metrics.review.{name}"):
-            mark_present(review)
+            mark_present(metrics.review)
+            setattr(metrics.review, name, getattr(source.review, name))
+    for name in (
+        "inputs_count_estimated_per_reviewer",
+        "inputs_percent_estimated_per_reviewer",
+        "inputs_reviewable_count_estimated_per_reviewer",
+    ):
+        if wanted(f"metrics.review.{name}"):
+            mark_present(metrics.review)
+            values = getattr(metrics.review, name)
+            computed_values = list(getattr(source.review, name))
             del values[:]
-            values.extend([0] * reviewers)
+            values.extend((computed_values + [0] * reviewers)[:reviewers])

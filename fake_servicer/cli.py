@@ -4,6 +4,12 @@ Serves until SIGINT or SIGTERM, then exits 0. Once listening it prints exactly o
 stdout, ``fake_servicer listening on HOST:PORT`` (flushed), so a parent started with
 ``--port 0`` can read the port. Bad arguments exit 2 with an argparse message; a port that
 cannot be bound exits 1.
+
+Lifecycle options: ``--seed-inputs N --user-id U --app-id A [--dataset-id D]`` seeds N inputs
+(ids ``input-000001``, ...) into app ``U/A`` (and dataset D) before serving, so tasks created
+over the wire can use them; ``--user PAT=USER_ID`` (repeatable) makes that PAT act as that user
+(labeler or reviewer); ``--auto-done`` sets TASK_DONE on a task once all its inputs are
+reviewed.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from fake_servicer.faults import FAULT_KINDS, TASK_METHODS, Faults
+from fake_servicer.faults import FAULT_KINDS, FAULT_METHODS, Faults
 
 LISTENING_PREFIX = "fake_servicer listening on "
 
@@ -48,12 +54,29 @@ def _fault(text: str) -> tuple[str, float]:
 
 def _methods(text: str) -> frozenset[str]:
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
-    unknown = sorted(names - TASK_METHODS)
+    unknown = sorted(names - FAULT_METHODS)
     if not names or unknown:
         raise argparse.ArgumentTypeError(
-            f"expected a comma list of {', '.join(sorted(TASK_METHODS))}, got {text!r}"
+            f"expected a comma list of {', '.join(sorted(FAULT_METHODS))}, got {text!r}"
         )
     return names
+
+
+def _user(text: str) -> tuple[str, str]:
+    pat, sep, user_id = text.partition("=")
+    if not sep or not pat.strip() or not user_id.strip():
+        raise argparse.ArgumentTypeError("expected PAT=USER_ID")
+    return pat.strip(), user_id.strip()
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
 
 
 def _non_negative(text: str) -> float:
@@ -94,12 +117,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=_methods,
         default=None,
         metavar="M1,M2",
-        help="only inject faults and latency into these methods (default: all task methods)",
+        help="only inject faults and latency into these methods (default: all implemented)",
     )
     parser.add_argument(
         "--latency-ms", type=_non_negative, default=0.0, help="delay before every call"
     )
     parser.add_argument("--seed", type=int, default=None, help="seed for fault draws")
+    parser.add_argument(
+        "--user",
+        action="append",
+        type=_user,
+        default=[],
+        metavar="PAT=USER_ID",
+        help="this PAT acts as this user, e.g. a labeler or reviewer (repeatable; accepted)",
+    )
+    parser.add_argument(
+        "--seed-inputs", type=_count, default=0, metavar="N", help="seed N inputs into the app"
+    )
+    parser.add_argument("--user-id", default=None, help="owner of the app to seed inputs into")
+    parser.add_argument("--app-id", default=None, help="app to seed inputs into")
+    parser.add_argument("--dataset-id", default=None, help="dataset for the seeded inputs")
+    parser.add_argument(
+        "--auto-done",
+        action="store_true",
+        help="set TASK_DONE on a task once all its inputs are reviewed (off by default)",
+    )
     return parser
 
 
@@ -124,8 +166,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     faults = parse_faults(args, parser)
+    if args.seed_inputs and not (args.user_id and args.app_id):
+        parser.error("--seed-inputs needs --user-id and --app-id")
+    if args.dataset_id and not args.seed_inputs:
+        parser.error("--dataset-id needs --seed-inputs")
 
     from fake_servicer.server import start_server  # imported late: --help stays fast
+    from fake_servicer.servicer import FakeV2Servicer
+
+    servicer = FakeV2Servicer(
+        pats=args.pat, users=dict(args.user), faults=faults, auto_done=args.auto_done
+    )
+    if args.seed_inputs:
+        servicer.put_inputs(args.user_id, args.app_id, args.seed_inputs, dataset_id=args.dataset_id)
 
     stop = threading.Event()
 
@@ -137,7 +190,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     try:
         try:
-            server = start_server(port=args.port, host=args.host, pats=args.pat, faults=faults)
+            server = start_server(port=args.port, host=args.host, servicer=servicer)
         except RuntimeError as error:
             print(error, file=sys.stderr)
             return 1

@@ -1,4 +1,4 @@
-"""Seeded, deterministic fault injection for the five task methods.
+"""Seeded, deterministic fault injection for the methods the fake implements.
 
 Each call of a targeted method first sleeps ``latency_ms``, then draws exactly one number from
 ``random.Random(seed)`` (under a lock) and picks at most one fault by cumulative probability:
@@ -23,10 +23,24 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
+from taskgrpc._methods import METHODS
+
 TASK_METHODS: frozenset[str] = frozenset(
     {"PostTasks", "GetTask", "ListTasks", "PatchTasks", "DeleteTasks"}
 )
-"""The V2 methods the fake implements (and that faults can target)."""
+"""The five Task methods."""
+
+FAKE_ONLY_METHODS: frozenset[str] = frozenset(
+    {"PatchAnnotations", "DeleteAnnotations", "ListNextTaskAssignments"}
+)
+"""Methods the fake implements that taskgrpc's client does not send."""
+
+FAULT_METHODS: frozenset[str] = frozenset(METHODS) | FAKE_ONLY_METHODS
+"""Every V2 method the fake implements, which is what faults can target: the rows of
+taskgrpc's method table (``taskgrpc._methods``) and the fake-only methods."""
+
+LIFECYCLE_METHODS: frozenset[str] = FAULT_METHODS - TASK_METHODS
+"""The labeling-lifecycle methods."""
 
 FaultKind = Literal["unavailable", "throttled", "commit_unavailable"]
 FAULT_KINDS: tuple[FaultKind, ...] = ("unavailable", "throttled", "commit_unavailable")
@@ -36,9 +50,9 @@ FAULT_KINDS: tuple[FaultKind, ...] = ("unavailable", "throttled", "commit_unavai
 class Faults:
     """Fault probabilities (each in [0, 1], summing to at most 1) and timing; see module doc.
 
-    ``methods`` limits faults and latency to these method names (None = all five task
-    methods); any iterable of names is accepted and stored as a frozenset. Invalid values
-    raise ValueError.
+    ``methods`` limits faults and latency to these method names (None = every method in
+    :data:`FAULT_METHODS`); any iterable of names is accepted and stored as a frozenset.
+    Invalid values raise ValueError.
     """
 
     unavailable: float = 0.0
@@ -61,18 +75,18 @@ class Faults:
             raise ValueError(f"Faults.latency_ms must be >= 0, got {self.latency_ms!r}")
         if self.methods is not None:
             methods = frozenset(self.methods)
-            unknown = sorted(methods - TASK_METHODS)
+            unknown = sorted(methods - FAULT_METHODS)
             if unknown:
                 raise ValueError(
                     f"Faults.methods has unknown method(s) {', '.join(unknown)}; "
-                    f"expected some of {', '.join(sorted(TASK_METHODS))}"
+                    f"expected some of {', '.join(sorted(FAULT_METHODS))}"
                 )
             object.__setattr__(self, "methods", methods)
 
     def targets(self, method: str) -> bool:
         """True if faults and latency apply to ``method``."""
         if self.methods is None:
-            return method in TASK_METHODS
+            return method in FAULT_METHODS
         return method in self.methods
 
     def pick(self, draw: float) -> FaultKind | None:

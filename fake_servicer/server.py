@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent import futures
 from contextlib import contextmanager
 
@@ -62,16 +62,17 @@ def start_server(
     faults: Faults | None = None,
     servicer: FakeV2Servicer | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    users: Mapping[str, str] | None = None,
 ) -> FakeServer:
     """Start a server on ``host:port`` (port 0 picks a free one); the caller must ``stop()`` it.
 
-    Pass either ``servicer`` or ``pats``/``faults`` for a new one, not both (ValueError).
-    Binding a port in use raises RuntimeError (port reuse is disabled).
+    Pass either ``servicer`` or ``pats``/``faults``/``users`` for a new one, not both
+    (ValueError). Binding a port in use raises RuntimeError (port reuse is disabled).
     """
-    if servicer is not None and (pats is not None or faults is not None):
-        raise ValueError("pass pats/faults to the servicer you give, not to start_server")
+    if servicer is not None and (pats is not None or faults is not None or users is not None):
+        raise ValueError("pass pats/faults/users to the servicer you give, not to start_server")
     if servicer is None:
-        servicer = FakeV2Servicer(pats=pats, faults=faults)
+        servicer = FakeV2Servicer(pats=pats, users=users, faults=faults)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fake_servicer"),
         options=[("grpc.so_reuseport", 0)],
@@ -98,6 +99,7 @@ def serve(
     faults: Faults | None = None,
     servicer: FakeV2Servicer | None = None,
     max_workers: int = DEFAULT_MAX_WORKERS,
+    users: Mapping[str, str] | None = None,
 ) -> Iterator[FakeServer]:
     """Context manager: start a server (as :func:`start_server`) and stop it on exit."""
     server = start_server(
@@ -107,6 +109,7 @@ def serve(
         faults=faults,
         servicer=servicer,
         max_workers=max_workers,
+        users=users,
     )
     try:
         yield server

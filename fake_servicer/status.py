@@ -67,3 +67,16 @@ def invalid_request(field: str, problem: str) -> ApiError:
         f"{INVALID_REQUEST_DESCRIPTION}: {field} {problem}",
         f"{field} {problem}",
     )
+
+
+MAX_PER_PAGE = 1000
+"""The largest ``per_page`` a List method accepts (the fake's choice)."""
+
+
+def page_window(page: int, per_page: int, default_per_page: int) -> tuple[int, int]:
+    """``(offset, limit)`` for a page-number request: ``page`` 0 means 1, ``per_page`` 0 means
+    ``default_per_page``; ``per_page`` above :data:`MAX_PER_PAGE` is refused."""
+    if per_page > MAX_PER_PAGE:
+        raise invalid_request("per_page", f"must be at most {MAX_PER_PAGE}")
+    limit = per_page or default_per_page
+    return ((page or 1) - 1) * limit, limit

@@ -5,6 +5,10 @@ Each app keeps an insertion-ordered ``dict`` id -> Task, so listing newest first
 looking up a task is O(1) whatever the store size. Overwriting a task keeps its position;
 deleting and re-creating an id makes it the newest.
 
+Read-only fields: ``metrics`` is filled in by the service, never taken from a client, so
+:meth:`TaskStore.insert_new` and :meth:`TaskStore.update` clear it (the servicer sets ``status``,
+``created_at``, ``modified_at``, ``user_id`` and ``app_id`` itself, see :data:`READ_ONLY_FIELDS`).
+
 Stored tasks are never mutated after they are stored (updates store a new object), so callers
 may copy them outside the lock; callers must not mutate what this module returns.
 """
@@ -19,6 +23,9 @@ from dataclasses import dataclass, field
 from clarifai_grpc.grpc.api import resources_pb2
 
 from fake_servicer.filters import TaskFilter
+
+READ_ONLY_FIELDS = ("metrics", "status", "created_at", "modified_at", "user_id", "app_id")
+"""Task fields the service fills in; a client's values for them are never stored."""
 
 AppKey = tuple[str, str]
 """``(user_id, app_id)``."""
@@ -89,6 +96,7 @@ class TaskStore:
                 if task.id in app.tasks:
                     raise ConflictError(task.id)
             for task in tasks:
+                task.ClearField("metrics")  # read-only: never what a client sent
                 app.store(task, next(self._seq))
 
     def put(self, key: AppKey, tasks: Iterable[Task]) -> None:
@@ -125,6 +133,7 @@ class TaskStore:
             for task_id, build in changes:
                 old = staged[task_id] if task_id in staged else app.tasks[task_id]
                 new = build(old)
+                new.ClearField("metrics")  # read-only: never what a client sent
                 staged[task_id] = new
                 results.append(new)
             for task in staged.values():

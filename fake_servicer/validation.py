@@ -1,30 +1,42 @@
-"""Request validation: ids, ``user_app_id``, impossible tasks and ``additional_fields``.
+"""Request validation: ids, ``user_app_id``, invalid tasks, statuses and ``additional_fields``.
 
 All checks raise :class:`~fake_servicer.status.ApiError` (CONN_INVALID_REQUEST, naming the
 offending field) and never modify their input.
 
-Task ids: the real API's id rules are undocumented. The fake is stricter than it may be and
-accepts only ids matching ``^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`` (1 to 128 characters, starting
-with a letter or digit), so a client that passes here produces plausible Clarifai ids.
+**Documented rules** (the same the client enforces, each from a proto comment):
 
-A task is impossible (refused by PostTasks, and by PatchTasks ``overwrite``) when:
+- ``review.consensus_strategy_info.approval_threshold_reviewers`` is 0, 1 or -1 ("the only
+  allowed values", resources.proto);
+- ``worker.partitioned_strategy_info.weights`` map the task's labelers to weights: every key
+  is a worker of the task, every value a finite number, not negative, with a positive sum, and
+  no share above ``1/workers_per_input`` ("mathematically impossible", resources.proto);
+- an auto-annotation task has exactly one worker, a model or a workflow, and ``worker.type``
+  WORKER_AUTO / WORKER_HUMAN must match the workers (resources.proto ``TaskWorker``);
+- a status sent to PatchTasks is a task status, one of the TASK_* codes IN_PROGRESS, DONE,
+  WONT_DO, FAILED, IDLE (``merge`` "only supports updating task status").
 
-- ``type`` is TYPE_NOT_SET and it is not an auto-annotation task (no ``model`` or ``workflow``
-  in ``worker.workers``);
-- ``worker.strategy`` is PARTITIONED without ``partitioned_strategy_info`` or with its type unset;
-- the partitioned type is WEIGHTED and ``weights`` is empty or has a value that is not a
-  positive number;
-- ``review.strategy`` is CONSENSUS and neither ``approval_threshold_labelers`` nor the
-  deprecated ``approval_threshold`` is positive;
-- ``input_source.type`` is SAVED_SEARCH or DATASET and ``input_source.id`` is empty.
+**Stricter than the service, where the docs are silent** (a client may send these; the real
+service's answer is undocumented, and the fake chooses to refuse):
+
+- Task ids must match ``^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`` (1 to 128 characters, starting
+  with a letter or digit), so a client that passes here produces plausible Clarifai ids.
+- ``type`` TYPE_NOT_SET is refused unless it is an auto-annotation task (a ``model`` or
+  ``workflow`` in ``worker.workers``): the docs use it only for those.
+- ``worker.strategy`` PARTITIONED needs ``partitioned_strategy_info`` with its type set.
+- ``input_source.type`` SAVED_SEARCH or DATASET needs ``input_source.id``.
+
+A CONSENSUS review with threshold 0 is accepted: resources.proto documents that 0 disables
+labeler consensus.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable
 
 from clarifai_grpc.grpc.api import resources_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from fake_servicer.status import invalid_request, shorten
 
@@ -47,6 +59,12 @@ ADDITIONAL_FIELDS: frozenset[str] = frozenset(
     }
 )
 """The ``additional_fields`` values GetTask and ListTasks accept (from the proto comments)."""
+
+TASK_STATUS_CODES: frozenset[int] = frozenset(
+    status_code_pb2.StatusCode.Value(name)
+    for name in ("TASK_IN_PROGRESS", "TASK_DONE", "TASK_WONT_DO", "TASK_FAILED", "TASK_IDLE")
+)
+"""The status codes of a task."""
 
 _Task = resources_pb2.Task
 _TaskWorker = resources_pb2.TaskWorker
@@ -100,6 +118,16 @@ def check_task_possible(task: resources_pb2.Task, field: str) -> None:
 
 
 def _check_worker(worker: resources_pb2.TaskWorker, field: str) -> None:
+    kinds = [w.WhichOneof("worker") for w in worker.workers]
+    auto = "model" in kinds or "workflow" in kinds
+    if auto and (len(kinds) > 1 or worker.user_ids or worker.users):
+        raise invalid_request(
+            f"{field}.workers", "an auto-annotation task has exactly one model or workflow worker"
+        )
+    if worker.type == _TaskWorker.WORKER_AUTO and not auto:
+        raise invalid_request(f"{field}.type", "WORKER_AUTO needs a model or workflow worker")
+    if worker.type == _TaskWorker.WORKER_HUMAN and auto:
+        raise invalid_request(f"{field}.type", "WORKER_HUMAN allows only user workers")
     if worker.strategy != _TaskWorker.PARTITIONED:
         return
     info_field = f"{field}.partitioned_strategy_info"
@@ -109,27 +137,62 @@ def _check_worker(worker: resources_pb2.TaskWorker, field: str) -> None:
     if info.type == _Partitioned.PARTITIONED_WORKER_STRATEGY_NOT_SET:
         raise invalid_request(f"{info_field}.type", "must be EVENLY or WEIGHTED")
     if info.type == _Partitioned.WEIGHTED:
-        _check_weights(info, f"{info_field}.weights")
+        _check_weights(info, _user_ids(worker), f"{info_field}.weights")
 
 
-def _check_weights(info: resources_pb2.TaskWorkerPartitionedStrategyInfo, field: str) -> None:
+def _user_ids(worker: resources_pb2.TaskWorker) -> set[str]:
+    ids = {w.user.id for w in worker.workers if w.WhichOneof("worker") == "user"}
+    return ids | set(worker.user_ids) | {u.id for u in worker.users}
+
+
+def _check_weights(
+    info: resources_pb2.TaskWorkerPartitionedStrategyInfo, workers: set[str], field: str
+) -> None:
     weights = info.weights
     if not weights.fields:
-        raise invalid_request(field, "must give a positive weight per worker for WEIGHTED")
+        raise invalid_request(field, "must give a weight per worker for WEIGHTED")
+    values: dict[str, float] = {}
     for user_id, value in weights.fields.items():
-        if value.WhichOneof("kind") != "number_value" or not value.number_value > 0:
-            raise invalid_request(field, f"weight of {shorten(user_id)} must be a positive number")
+        if user_id not in workers:
+            raise invalid_request(field, f"names {shorten(user_id)}, who is not a worker")
+        number = value.number_value
+        if value.WhichOneof("kind") != "number_value" or not 0 <= number < math.inf:
+            raise invalid_request(
+                field, f"weight of {shorten(user_id)} must be a finite number, not negative"
+            )
+        values[user_id] = number
+    top = max(values.values())
+    if top <= 0:
+        raise invalid_request(field, "must have a positive weight")
+    total = math.fsum(w / top for w in values.values())
+    if info.workers_per_input > total * (1 + 1e-9):
+        raise invalid_request(
+            field, "gives a worker a share above 1/workers_per_input, an impossible partition"
+        )
 
 
 def _check_review(review: resources_pb2.TaskReview, field: str) -> None:
-    if review.strategy != _TaskReview.CONSENSUS:
-        return
-    info = review.consensus_strategy_info
-    if info.approval_threshold_labelers <= 0 and info.approval_threshold <= 0:
+    reviewers = review.consensus_strategy_info.approval_threshold_reviewers
+    if reviewers not in (0, 1, -1):
         raise invalid_request(
-            f"{field}.consensus_strategy_info.approval_threshold_labelers",
-            "must be positive for the CONSENSUS review strategy "
-            "(or set the deprecated approval_threshold)",
+            f"{field}.consensus_strategy_info.approval_threshold_reviewers",
+            "must be 0 (default: 1), 1 or -1 (all reviewers)",
+        )
+
+
+def check_status(task: resources_pb2.Task, field: str, *, required: bool) -> None:
+    """Refuse a status that is not a task status; with ``required``, a missing one too."""
+    if not task.HasField("status") or not task.status.code:
+        if required:
+            raise invalid_request(
+                f"{field}.status", "is required: merge only updates the task status"
+            )
+        return
+    if task.status.code not in TASK_STATUS_CODES:
+        raise invalid_request(
+            f"{field}.status.code",
+            f"{task.status.code} is not a task status (TASK_IN_PROGRESS, TASK_DONE, "
+            "TASK_WONT_DO, TASK_FAILED or TASK_IDLE)",
         )
 
 

@@ -9,22 +9,28 @@ from typing import TYPE_CHECKING, Any
 
 from . import _pickling  # noqa: F401 - makes Task messages picklable
 from ._content import content_id, same_task, with_content_ids
+from ._lifecycle import Progress
+from ._lifecycle_requests import annotation
 from .builders import (
+    ai_assist_params,
     all_inputs,
     auto_annotation,
     build_task,
     check_task,
+    concept,
     consensus,
     dataset,
     dynamic,
     full,
+    lint,
     manual_review,
     no_review,
     partitioned,
     partitioned_evenly,
     saved_search,
+    single_input,
 )
-from .client import TaskClient, TaskPager
+from .client import AnnotationPager, TaskClient, TaskPager
 from .errors import (
     ApiError,
     AuthError,
@@ -34,6 +40,7 @@ from .errors import (
     DeadlineOutcomeUnknownError,
     InvalidRequestError,
     NotFoundError,
+    NotSentError,
     OutcomeUnknownError,
     ServerError,
     TaskgrpcError,
@@ -47,13 +54,13 @@ from .retry import DEFAULT, RetryPolicy
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from .aio import AsyncTaskClient, AsyncTaskPager
+    from .aio import AsyncAnnotationPager, AsyncTaskClient, AsyncTaskPager
 
 
 def __getattr__(name: str) -> Any:
     # The async client loads lazily: importing grpc.aio pulls in asyncio, which
     # sync users should not pay for at import time.
-    if name in ("AsyncTaskClient", "AsyncTaskPager"):
+    if name in ("AsyncTaskClient", "AsyncTaskPager", "AsyncAnnotationPager"):
         from . import aio
 
         return getattr(aio, name)
@@ -62,7 +69,9 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "DEFAULT",
+    "AnnotationPager",
     "ApiError",
+    "AsyncAnnotationPager",
     "AsyncTaskClient",
     "AsyncTaskPager",
     "AuthError",
@@ -72,7 +81,9 @@ __all__ = [
     "DeadlineOutcomeUnknownError",
     "InvalidRequestError",
     "NotFoundError",
+    "NotSentError",
     "OutcomeUnknownError",
+    "Progress",
     "RetryPolicy",
     "ServerError",
     "TaskClient",
@@ -83,20 +94,25 @@ __all__ = [
     "UnavailableError",
     "ValidationError",
     "__version__",
+    "ai_assist_params",
     "all_inputs",
+    "annotation",
     "auto_annotation",
     "build_task",
     "check_task",
+    "concept",
     "consensus",
     "content_id",
     "dataset",
     "dynamic",
     "full",
+    "lint",
     "manual_review",
     "no_review",
     "partitioned",
     "partitioned_evenly",
     "same_task",
     "saved_search",
+    "single_input",
     "with_content_ids",
 ]

@@ -19,32 +19,26 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 
 from . import _ops
 from . import requests as rq
-from ._config import DEFAULT_TARGET, DEFAULT_TIMEOUT, ClientConfig, check_timeout, from_env
+from ._bulk import Bulk, ProgressCallback
+from ._config import (
+    DEFAULT_MAX_REQUEST_BYTES,
+    DEFAULT_TARGET,
+    DEFAULT_TIMEOUT,
+    ClientConfig,
+    check_max_request_bytes,
+    check_timeout,
+    from_env,
+)
+from ._content import CONTENT_ID_BYTES, ContentIds, is_content_id
 from ._stub import TaskStub
+from ._validate import not_a_string
 from .builders import _require_id, check_task, clone
-from .errors import BulkError, TaskgrpcError, ValidationError
+from .errors import ValidationError
 from .retry import DEFAULT, Default, RetryPolicy, TokenBucket
 
 RetryArg = RetryPolicy | Default | None
 
-
-def new_task_ids(count: int) -> list[str]:
-    """``count`` fresh random 32-hex task ids (128 bits each), the shape the service gives."""
-    hexed = os.urandom(16 * count).hex()
-    return [hexed[k : k + 32] for k in range(0, len(hexed), 32)]
-
-
-def create_request(
-    uaid: r.UserAppIDSet, tasks: list[r.Task], assign_ids: bool
-) -> s.PostTasksRequest:
-    """The PostTasks request for checked ``tasks``; with ``assign_ids``, each task without
-    an id gets a fresh one in the request (the caller's messages are not changed)."""
-    request = rq.post_tasks(uaid, tasks, check=False)
-    if assign_ids:
-        missing = [task for task in request.tasks if not task.id]
-        for task, task_id in zip(missing, new_task_ids(len(missing)), strict=True):
-            task.id = task_id
-    return request
+__all__ = ["Bulk", "ClientCore", "PageSource", "ProgressCallback", "RetryArg", "check_tasks"]
 
 
 def check_tasks(
@@ -52,7 +46,7 @@ def check_tasks(
 ) -> list[r.Task]:
     """``tasks`` as a list, each checked (naming its index), and with ``unique`` no id
     given twice."""
-    items = list(tasks)
+    items = not_a_string(tasks, "tasks", none_is_empty=False)
     seen: set[str] = set()
     for i, task in enumerate(items):
         try:
@@ -66,89 +60,6 @@ def check_tasks(
     return items
 
 
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
-
-
-ProgressCallback = Callable[[int, int], None]
-
-
-class Bulk:
-    """One bulk call: its items in chunks, each chunk's operation, results put back in order.
-
-    ``make_op(i, chunk)`` builds chunk ``i``'s operation when the chunk starts
-    (so building requests overlaps with batches in flight); it may replace the
-    chunk's items in place, e.g. with the copies it sends. The drivers run
-    ``op(i)`` for every chunk ``i``, up to ``concurrency`` at once, hand each
-    outcome (the chunk's results, or its TaskgrpcError) to :meth:`done`, and
-    finally call :meth:`result`.
-    """
-
-    def __init__(
-        self,
-        operation: str,
-        items: list[Any],
-        batch_size: int,
-        concurrency: int,
-        make_op: Callable[[int, list[Any]], _ops.Op[list[Any]]],
-        progress: ProgressCallback | None,
-    ) -> None:
-        size = _positive_int(batch_size, "batch_size")
-        self.concurrency = _positive_int(concurrency, "concurrency")
-        if progress is not None and not callable(progress):
-            raise ValidationError("progress must be a callable taking (done, total)")
-        self.operation = operation
-        self.total = len(items)
-        self.chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        self._make_op = make_op
-        self._progress = progress
-        self._outcomes: list[list[Any] | TaskgrpcError | None] = [None] * len(self.chunks)
-        self._finished = 0
-
-    def op(self, index: int) -> _ops.Op[list[Any]]:
-        return self._make_op(index, self.chunks[index])
-
-    def done(self, index: int, outcome: list[Any] | BaseException) -> None:
-        """Record chunk ``index``'s outcome and report progress.
-
-        An outcome that is not a TaskgrpcError (a bug, a closed client) becomes one,
-        so every chunk still ends in the result. A progress callback that raises is
-        logged and not called again: it never costs the results.
-        """
-        if isinstance(outcome, BaseException) and not isinstance(outcome, TaskgrpcError):
-            wrapped = TaskgrpcError(f"batch failed: {type(outcome).__name__}: {outcome}")
-            wrapped.__cause__ = outcome
-            outcome = wrapped
-        self._outcomes[index] = outcome
-        self._finished += len(self.chunks[index])
-        if self._progress is not None:
-            try:
-                self._progress(self._finished, self.total)
-            except Exception:
-                _ops.logger.warning(
-                    "%s: the progress callback failed", self.operation, exc_info=True
-                )
-                self._progress = None
-
-    def result(self) -> list[Any]:
-        """Every result in input order, or BulkError naming each failed item."""
-        results: list[Any] = []
-        errors: dict[int, TaskgrpcError] = {}
-        for chunk, outcome in zip(self.chunks, self._outcomes, strict=True):
-            if isinstance(outcome, list):
-                results += outcome
-                continue
-            error = outcome or TaskgrpcError("not attempted")
-            errors.update((len(results) + k, error) for k in range(len(chunk)))
-            results += [None] * len(chunk)
-        if errors:
-            items = [item for chunk in self.chunks for item in chunk]
-            raise BulkError(self.operation, items, results, errors)
-        return results
-
-
 ChannelT = TypeVar("ChannelT")
 
 #: Every live client, so that a forked child can give each fresh locks at once.
@@ -158,7 +69,7 @@ _CLIENTS: weakref.WeakSet[ClientCore[Any]] = weakref.WeakSet()
 def _after_fork_in_child() -> None:
     # Only the forking thread survives a fork; a lock another thread held stays held.
     for client in list(_CLIENTS):
-        client._lock = threading.Lock()
+        client._lock = threading.RLock()
         if client._limiter is not None:
             client._limiter.reset_lock()
 
@@ -189,6 +100,7 @@ class ClientCore(Generic[ChannelT]):
         retry: RetryArg = DEFAULT,
         max_rps: float | None = None,
         allow_insecure: bool = False,
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         self._config = ClientConfig(
             pat=pat,
@@ -200,6 +112,7 @@ class ClientCore(Generic[ChannelT]):
             retry=retry,
             max_rps=max_rps,
             allow_insecure=allow_insecure,
+            max_request_bytes=max_request_bytes,
             has_channel=channel is not None,
         )
         self._limiter = TokenBucket(max_rps) if max_rps is not None else None
@@ -209,7 +122,7 @@ class ClientCore(Generic[ChannelT]):
             TaskStub(channel).methods if channel is not None else None
         )
         self._pid = os.getpid()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: close() may run in a signal handler
         self._closed = False
         _CLIENTS.add(self)
 
@@ -268,12 +181,43 @@ class ClientCore(Generic[ChannelT]):
             secret=config.pat,
         )
 
+    def _ids(
+        self, items: list[r.Task], assign: bool, salt: str
+    ) -> tuple[ContentIds | None, Callable[[r.Task], bool] | None]:
+        """The giver of content ids for ``items`` (None without ``assign``), and the test
+        of an id derived from content, under which a task found exists: an id given here,
+        or a caller's id that is the task's content id (first or a repeat)."""
+        if not assign:
+            return None, None
+        ids = ContentIds(salt)
+        derived = ids.derived
+        given = any(t.id for t in items)
+        repeats = min(len(items), 1000)
+
+        def ours(task: r.Task) -> bool:
+            return task.id in derived or (given and is_content_id(task, salt, repeats))
+
+        return ids, ours
+
     def _op_create(
-        self, task: r.Task, assign_id: bool, timeout: float | None, retry: RetryArg
+        self,
+        task: r.Task,
+        assign_id: bool,
+        id_salt: str,
+        timeout: float | None,
+        retry: RetryArg,
     ) -> _ops.Op[list[r.Task]]:
-        check_tasks([task])
-        request = create_request(self._config.uaid, [task], assign_id)
-        return _ops.create(request, self._budget(timeout, retry))
+        items = check_tasks([task])
+        ids, ours = self._ids(items, assign_id, id_salt)
+        if ids is not None:
+            items = ids.assign(items)
+        request = rq.post_tasks(self._config.uaid, items, check=False)
+        return _ops.create(request, self._budget(timeout, retry), ours)
+
+    def _max_bytes(self, max_request_bytes: int | None) -> int:
+        if max_request_bytes is None:
+            return self._config.max_request_bytes
+        return check_max_request_bytes(max_request_bytes)
 
     def _bulk_create(
         self,
@@ -281,41 +225,71 @@ class ClientCore(Generic[ChannelT]):
         batch_size: int,
         concurrency: int,
         assign_ids: bool,
+        id_salt: str,
+        max_request_bytes: int | None,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        """Check every task before anything is sent; each batch's request (with its ids) is
-        built when the batch starts, and its tasks replaced by the copies sent."""
+        """Check every task before anything is sent; batches split by count and bytes
+        (counting the id each task will get), each batch's tasks given their content ids
+        when it starts, and a refused batch narrowed down to its bad items."""
         items = check_tasks(tasks)
+        ids, ours = self._ids(items, assign_ids, id_salt)
+        max_bytes = self._max_bytes(max_request_bytes)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(_: int, chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
-            request = create_request(uaid, chunk, assign_ids)
-            chunk[:] = request.tasks  # the sent copies, with their ids, for BulkError
-            return _ops.create(request, self._budget(timeout, retry))
+        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+            request = rq.post_tasks(uaid, chunk, check=False)
+            return _ops.create(request, self._budget(timeout, retry), ours)
 
-        return Bulk("create_many", items, batch_size, concurrency, op, progress)
+        return Bulk(
+            "create_many",
+            items,
+            batch_size,
+            concurrency,
+            op,
+            progress,
+            sizes=[t.ByteSize() + (0 if t.id or ids is None else CONTENT_ID_BYTES) for t in items],
+            max_bytes=max_bytes,
+            header=rq.post_tasks(uaid, [], check=False).ByteSize(),
+            narrow=True,
+            creates=True,
+            prepare=None if ids is None else ids.assign,
+        )
 
     def _bulk_update(
         self,
         tasks: Iterable[r.Task],
         batch_size: int,
         concurrency: int,
+        max_request_bytes: int | None,
         progress: ProgressCallback | None,
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
         items = check_tasks(tasks, require_id=True, unique=False)
+        max_bytes = self._max_bytes(max_request_bytes)
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(_: int, chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
             request = rq.patch_tasks(uaid, chunk, "overwrite", check=False)
             return _ops.patch(request, self._budget(timeout, retry))
 
-        return Bulk("update_many", items, batch_size, concurrency, op, progress)
+        return Bulk(
+            "update_many",
+            items,
+            batch_size,
+            concurrency,
+            op,
+            progress,
+            sizes=[t.ByteSize() for t in items],
+            max_bytes=max_bytes,
+            header=rq.patch_tasks(uaid, [], "overwrite", check=False).ByteSize(),
+            narrow=True,
+        )
 
     def _bulk_delete(
         self,
@@ -326,15 +300,13 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        if isinstance(task_ids, str):
-            raise ValidationError("task_ids must be a list of ids, not a single string")
-        items = list(task_ids)
+        items = not_a_string(task_ids, "task_ids", none_is_empty=False)
         if items:
             rq.delete_tasks(self._config.uaid, items)  # validates every id
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(_: int, chunk: list[str]) -> _ops.Op[list[str]]:
+        def op(chunk: list[str]) -> _ops.Op[list[str]]:
             return _ops.delete(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
 
         return Bulk("delete_many", items, batch_size, concurrency, op, progress)
@@ -352,9 +324,10 @@ class ClientCore(Generic[ChannelT]):
     def _op_existing(
         self, task_ids: Iterable[str], timeout: float | None, retry: RetryArg
     ) -> _ops.Op[dict[str, r.Task]]:
-        if isinstance(task_ids, str):
-            raise ValidationError("task_ids must be a list of ids, not a single string")
-        ids = [_require_id(t, f"task_ids[{i}]") for i, t in enumerate(task_ids)]
+        ids = [
+            _require_id(t, f"task_ids[{i}]")
+            for i, t in enumerate(not_a_string(task_ids, "task_ids", none_is_empty=False))
+        ]
         return _ops.existing(ids, self._budget(timeout, retry))
 
     def _op_update(
@@ -378,12 +351,16 @@ class ClientCore(Generic[ChannelT]):
     def _list_pages(
         self,
         *,
-        worker_user_ids: Iterable[str],
-        review_user_ids: Iterable[str],
-        ids: Iterable[str],
+        worker_user_ids: Iterable[str] | None,
+        review_user_ids: Iterable[str] | None,
+        ids: Iterable[str] | None,
         input_source_type: int | str | None,
-        input_source_ids: Iterable[str],
-        additional_fields: Iterable[str],
+        input_source_ids: Iterable[str] | None,
+        additional_fields: Iterable[str] | None,
+        label_order_ids: Iterable[str] | None,
+        including_label_order_tasks: bool,
+        worker_model_ids: Iterable[str] | None,
+        worker_workflow_ids: Iterable[str] | None,
         per_page: int,
         timeout: float | None,
         retry: RetryArg,
@@ -398,6 +375,10 @@ class ClientCore(Generic[ChannelT]):
             input_source_type=input_source_type,
             input_source_ids=input_source_ids,
             additional_fields=additional_fields,
+            label_order_ids=label_order_ids,
+            including_label_order_tasks=including_label_order_tasks,
+            worker_model_ids=worker_model_ids,
+            worker_workflow_ids=worker_workflow_ids,
         )
         self._budget(timeout, retry)  # validate timeout and retry now
         return PageSource(first, lambda: self._budget(timeout, retry))

@@ -7,17 +7,200 @@ derive the same id for the same task on every run (:func:`content_id`).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
+from google.protobuf.descriptor import FieldDescriptor
 
 from .builders import clone
+from .errors import ValidationError
 
 __all__ = ["content_id", "same_task", "with_content_ids"]
 
 #: Fields the service sets or computes: never part of a task's content.
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
+
+
+def _canonical(task: r.Task) -> str:
+    """The task's content (all but its id) as canonical JSON: the input of every content id.
+
+    Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
+    separators=(",", ":"))``, built in parts. The plain fields (strings, bools, 32-bit
+    integers: names and descriptions, which differ from task to task) are encoded
+    directly; the JSON parts of all the rest are memoized by the rest's serialized bytes
+    (the tasks of one pipeline share type, workers, review, source and concepts).
+    """
+    plain_fields = _PLAIN_FIELDS or _plain_fields()
+    rest = clone(task)
+    rest.ClearField("id")
+    plain: list[tuple[str, str]] = []
+    for name, json_name, key, many in plain_fields:
+        value = getattr(task, name)
+        if value:
+            if many:
+                part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
+            else:
+                part = _plain_json(value)
+            plain.append((json_name, key + part))
+            rest.ClearField(name)  # type: ignore[arg-type]
+    memo = rest.SerializeToString(deterministic=True)
+    parts = _RESTS.get(memo)
+    if parts is None:
+        parts = _parts(rest)
+        if parts is None:
+            return _slow_canonical(task)
+        if len(_RESTS) >= _MAX_PARTS:
+            _RESTS.clear()
+        _RESTS[memo] = parts
+    if plain:
+        parts = sorted(parts + plain)
+    return "{" + ",".join([p for _, p in parts]) + "}"
+
+
+def _parts(task: r.Task) -> list[tuple[str, str]] | None:
+    """(JSON name, ``"name":value``) of each field of ``task``, sorted; None if a field
+    needs the plain json_format way (a map or a repeated non-plain scalar)."""
+    parts: list[tuple[str, str]] = []
+    for field, value in task.ListFields():
+        info = _FIELDS.get(field)
+        if info is None:
+            info = _field_info(field)
+        name, key, kind = info
+        if kind == _SKIP:
+            continue
+        if kind == _ONE:
+            part = _message_json(value)
+        elif kind == _MANY:
+            part = "[" + ",".join([_message_json(m) for m in value]) + "]"
+        elif kind == _PLAIN:
+            part = _plain_json(value)
+        elif kind == _PLAINS:
+            part = "[" + ",".join([_plain_json(v) for v in value]) + "]"
+        elif kind == _OTHER:
+            part = _scalar_json(field, value)
+        else:
+            return None
+        parts.append((name, key + part))
+    parts.sort()
+    return parts
+
+
+_PLAIN_FIELDS: list[tuple[str, str, str, bool]] = []
+_RESTS: dict[bytes, list[tuple[str, str]]] = {}
+
+
+def _plain_fields() -> list[tuple[str, str, str, bool]]:
+    """Task's plain fields without presence (set exactly when truthy): (name, JSON name,
+    encoded key, repeated)."""
+    for field in r.Task.DESCRIPTOR.fields:
+        name, key, kind = _field_info(field)
+        if kind in (_PLAIN, _PLAINS) and (kind == _PLAINS or not field.has_presence):
+            _PLAIN_FIELDS.append((field.name, name, key, kind == _PLAINS))
+    return _PLAIN_FIELDS
+
+
+def _slow_canonical(task: r.Task) -> str:
+    """The definition of :func:`_canonical`, computed the plain way."""
+    from google.protobuf import json_format
+
+    body = clone(task)
+    body.ClearField("id")
+    return _dumps(json_format.MessageToDict(body))
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+_SKIP, _ONE, _MANY, _PLAIN, _PLAINS, _OTHER, _SLOW = range(7)
+_FIELDS: dict[Any, tuple[str, str, int]] = {}
+#: C++ types whose JSON form json_format takes as the Python value (str(), bool(), int).
+_AS_IS = frozenset(
+    {
+        FieldDescriptor.CPPTYPE_STRING,
+        FieldDescriptor.CPPTYPE_BOOL,
+        FieldDescriptor.CPPTYPE_INT32,
+        FieldDescriptor.CPPTYPE_UINT32,
+    }
+)
+
+
+def _field_info(field: Any) -> tuple[str, str, int]:
+    """(JSON name, encoded key with its colon, kind) of a Task field, memoized."""
+    if field.name == "id":
+        kind = _SKIP
+    elif field.cpp_type == FieldDescriptor.CPPTYPE_MESSAGE:
+        if field.message_type.GetOptions().map_entry:
+            kind = _SLOW
+        else:
+            kind = _MANY if field.is_repeated else _ONE
+    elif field.cpp_type in _AS_IS and field.type != FieldDescriptor.TYPE_BYTES:
+        kind = _PLAINS if field.is_repeated else _PLAIN
+    else:
+        kind = _SLOW if field.is_repeated else _OTHER
+    info = (field.json_name, _dumps(field.json_name) + ":", kind)
+    _FIELDS[field] = info
+    return info
+
+
+def _plain_json(value: Any) -> str:
+    """json.dumps of a str, bool or int, as json_format hands them over."""
+    if isinstance(value, str):
+        return encode_basestring_ascii(value)
+    if value is True or value is False:
+        return "true" if value else "false"
+    return int.__repr__(value)
+
+
+_PARTS: dict[tuple[str, Any], str] = {}
+_MAX_PARTS = 50_000
+
+
+def _remember(key: tuple[str, Any], part: str) -> str:
+    if len(_PARTS) >= _MAX_PARTS:
+        _PARTS.clear()
+    _PARTS[key] = part
+    return part
+
+
+def _message_json(message: Any) -> str:
+    """The canonical JSON of ``MessageToDict(message)``, memoized by the message's type and
+    deterministic bytes (which determine its JSON form)."""
+    key = (message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True))
+    part = _PARTS.get(key)
+    if part is None:
+        from google.protobuf import json_format
+
+        part = _remember(key, _dumps(json_format.MessageToDict(message)))
+    return part
+
+
+def _scalar_json(field: Any, value: Any) -> str:
+    """json_format's form of another scalar field (enum names, int64 as text, floats)."""
+    key = (field.full_name, value)
+    part = _PARTS.get(key)
+    if part is None:
+        from google.protobuf import json_format
+
+        shell = r.Task()
+        setattr(shell, field.name, value)
+        part = _remember(key, _dumps(json_format.MessageToDict(shell)[field.json_name]))
+    return part
+
+
+def _hashed(canonical: str, salt: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
+
+
+def repeat_salt(salt: str, k: int) -> str:
+    """The salt of the ``k``-th repeat (0-based) of one content within a list:
+    ``salt`` itself for the first, ``f"{salt}#{k}"`` for the others."""
+    return salt if k == 0 else f"{salt}#{k}"
 
 
 def content_id(task: r.Task, salt: str = "") -> str:
@@ -27,27 +210,65 @@ def content_id(task: r.Task, salt: str = "") -> str:
     content ids can re-run a create safely: what exists is returned, not
     created again. A different ``salt`` makes a deliberate copy.
     """
-    import hashlib  # here, not at import time: most clients never derive ids
-    import json
-
-    from google.protobuf import json_format
-
-    body = clone(task)
-    body.ClearField("id")
-    canonical = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
+    if not isinstance(salt, str):
+        raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
+    return _hashed(_canonical(task), salt)
 
 
 def with_content_ids(tasks: Iterable[r.Task], salt: str = "") -> list[r.Task]:
-    """``tasks``, each one without an id replaced by a copy with its :func:`content_id`."""
-    out = []
-    for task in tasks:
-        if not task.id:
-            copy = clone(task)
-            copy.id = content_id(task, salt)
-            task = copy
-        out.append(task)
-    return out
+    """``tasks``, each one without an id replaced by a copy with a content id.
+
+    The one function that gives ids to tasks without one (``create``,
+    ``create_many`` and the command line all use it). The first task of each
+    content gets :func:`content_id` ``(task, salt)``; the ``k``-th repeat
+    (``k >= 1``) of the same content in the same list gets
+    ``content_id(task, f"{salt}#{k}")``. So the same tasks in the same order
+    always get the same ids, and identical tasks in one list stay distinct.
+    Tasks that have an id are passed through unchanged (not copied).
+    """
+    return ContentIds(salt).assign(tasks)
+
+
+#: Bytes a 32-hex id adds to a serialized Task: field 1's tag, its length, 32 characters.
+CONTENT_ID_BYTES = 34
+
+
+class ContentIds:
+    """:func:`with_content_ids` over a list given in consecutive parts: ``assign`` on each
+    part in order gives the same ids as one call on the whole list. ``derived`` holds
+    every id given so far. Not thread-safe: the caller serializes the calls."""
+
+    def __init__(self, salt: str = "") -> None:
+        if not isinstance(salt, str):
+            raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
+        self.salt = salt
+        self.derived: set[str] = set()
+        self._seen: dict[str, int] = {}
+
+    def assign(self, tasks: Iterable[r.Task]) -> list[r.Task]:
+        """The next ``tasks``, each one without an id replaced by a copy with its id."""
+        out = []
+        seen = self._seen
+        for task in tasks:
+            if not task.id:
+                canonical = _canonical(task)
+                k = seen.get(canonical, 0)
+                seen[canonical] = k + 1
+                copy = clone(task)
+                copy.id = _hashed(canonical, repeat_salt(self.salt, k))
+                self.derived.add(copy.id)
+                task = copy
+            out.append(task)
+        return out
+
+
+def is_content_id(task: r.Task, salt: str, repeats: int) -> bool:
+    """Whether ``task.id`` is the content id of ``task`` with ``salt``, as the first
+    or one of the next ``repeats`` repeats of its content (see :func:`with_content_ids`)."""
+    if not task.id:
+        return False
+    canonical = _canonical(task)
+    return any(_hashed(canonical, repeat_salt(salt, k)) == task.id for k in range(repeats + 1))
 
 
 def normalized(task: r.Task) -> r.Task:

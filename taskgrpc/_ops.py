@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -26,14 +26,20 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2
 
 from . import requests as rq
+from ._config import deadline_of
 from ._content import same_task
+from ._methods import DELETE_TASKS, GET_TASK, LIST_TASKS, PATCH_TASKS, POST_TASKS
 from .errors import (
     ConflictError,
     DeadlineExceededError,
     DeadlineOutcomeUnknownError,
+    InvalidRequestError,
+    NotFoundError,
+    NotSentError,
     OutcomeUnknownError,
     ServerError,
     TaskgrpcError,
+    TransportError,
     api_error,
 )
 from .retry import METHOD_RETRY, RetryPolicy, Safety, TokenBucket, Transience, classify
@@ -83,7 +89,7 @@ class Budget:
         secret: str,
     ) -> None:
         self.uaid = uaid
-        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.deadline = deadline_of(timeout, time.monotonic())
         self.policy = policy
         self.limiter = limiter
         self.secret = secret
@@ -108,13 +114,30 @@ def _client_deadline(method: str) -> DeadlineExceededError:
 
 
 def send(method: str, request: Any, budget: Budget, attempt: int) -> Op[Any]:
-    """One attempt: rate limit, send, and raise the body status if it is not SUCCESS."""
-    if budget.limiter is not None:
-        wait = budget.limiter.reserve()
+    """One attempt: rate limit, send, and raise the body status if it is not SUCCESS.
+
+    A token the attempt cannot use before its deadline is never taken: the attempt
+    waits out its budget and fails with DeadlineExceededError (``sent`` False). A
+    token taken is given back if the attempt is abandoned while it waits (a cancel,
+    an interrupt, the generator closed).
+    """
+    limiter = budget.limiter
+    if limiter is not None:
+        wait = limiter.reserve(budget.deadline)
+        if wait is None:
+            # No token can be had before the deadline: take none, and wait out the budget
+            # like any timeout (a caller that retries at once would only spin).
+            assert budget.deadline is not None
+            left = budget.deadline - time.monotonic()
+            if left > 0:
+                yield Sleep(left)
+            raise _client_deadline(method)
         if wait > 0:
-            if budget.deadline is not None and time.monotonic() + wait >= budget.deadline:
-                raise _client_deadline(method)
-            yield Sleep(wait)
+            try:
+                yield Sleep(wait)
+            except BaseException:
+                limiter.give_back()
+                raise
     timeout = budget.remaining(method)
     start = time.perf_counter()
     try:
@@ -190,24 +213,24 @@ def rpc(method: str, request: Any, budget: Budget) -> Op[Any]:
 
 
 def get(request: s.GetTaskRequest, budget: Budget) -> Op[r.Task]:
-    response = yield from rpc("GetTask", request, budget)
+    response = yield from rpc(GET_TASK.name, request, budget)
     return response.task  # type: ignore[no-any-return]
 
 
 def list_page(request: s.ListTasksRequest, budget: Budget) -> Op[Sequence[r.Task]]:
     """One page's tasks: the response's own repeated field, not a copy."""
-    response = yield from rpc("ListTasks", request, budget)
+    response = yield from rpc(LIST_TASKS.name, request, budget)
     return response.tasks  # type: ignore[no-any-return]
 
 
 def patch(request: s.PatchTasksRequest, budget: Budget) -> Op[list[r.Task]]:
-    response = yield from rpc("PatchTasks", request, budget)
+    response = yield from rpc(PATCH_TASKS.name, request, budget)
     return list(response.tasks)
 
 
 def delete(request: s.DeleteTasksRequest, budget: Budget) -> Op[list[str]]:
     """Delete, then return the ids sent (a bulk delete's per-item results)."""
-    yield from rpc("DeleteTasks", request, budget)
+    yield from rpc(DELETE_TASKS.name, request, budget)
     return list(request.ids)
 
 
@@ -224,7 +247,11 @@ def existing(ids: Sequence[str], budget: Budget) -> Op[dict[str, r.Task]]:
     return found
 
 
-def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
+def create(
+    request: s.PostTasksRequest,
+    budget: Budget,
+    ours: Callable[[r.Task], bool] | None = None,
+) -> Op[list[r.Task]]:
     """Send ``request`` (its tasks already checked) without ever duplicating a task.
 
     * A refusal that says nothing was done (throttled, queue full) is retried.
@@ -232,9 +259,15 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
       retried only when every task has an id: the tasks that now exist are
       looked up first, and only the missing ones are posted again.
     * With ids, a conflict is settled by the same lookup, like an idempotency
-      key: a task stored under our id with the same content is ours (an
-      earlier attempt, or an earlier run of the same create) and is returned;
-      one with other content is someone else's, and raises ConflictError.
+      key: a task stored under an id for which ``ours(task)`` is true (an id
+      derived from the task's content) is returned as it is stored, even if
+      edited since; under another id, a task with the same content is ours (an
+      earlier attempt, or an earlier run of the same create) and is returned,
+      and one with other content is someone else's: ConflictError.
+    * A call cancelled on the wire (gRPC CANCELLED: the client was closed) is
+      not retried: OutcomeUnknownError. A client closed before a send raises
+      NotSentError, or OutcomeUnknownError if an earlier attempt's outcome
+      is unknown.
     * SUCCESS is final: PostTasks is all or nothing, so nothing is sent again.
     * Without ids, an unknown outcome raises :class:`OutcomeUnknownError`; so
       does running out of attempts or time before a lookup settles it.
@@ -257,7 +290,12 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
             except TaskgrpcError as err:
                 raise unknown_outcome(pending, err) from err
             for task in pending:
-                if task.id in found and not same_task(task, found[task.id]):
+                stored = found.get(task.id)
+                if (
+                    stored is not None
+                    and not (ours is not None and ours(task))
+                    and not same_task(task, stored)
+                ):
                     raise _foreign_conflict(task.id)
             done.update(found)
             pending = [t for t in pending if t.id not in done]
@@ -265,8 +303,14 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
                 break
             request = rq.post_tasks(budget.uaid, pending, check=False)
         try:
-            response = yield from send("PostTasks", request, budget, attempt)
+            response = yield from send(POST_TASKS.name, request, budget, attempt)
         except TaskgrpcError as err:
+            if isinstance(err, NotSentError):
+                if settle:
+                    raise unknown_outcome(pending, err) from err
+                raise
+            if cancelled(err):
+                raise unknown_outcome(pending, err) from err
             kind = classify(err)
             if kind is Transience.OUTCOME_UNKNOWN and not have_ids:
                 raise unknown_outcome(pending, err) from err
@@ -279,7 +323,7 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
             elif kind is Transience.PERMANENT and not (settle and isinstance(err, ConflictError)):
                 raise
             try:
-                yield from backoff(err, "PostTasks", attempt, budget)
+                yield from backoff(err, POST_TASKS.name, attempt, budget)
             except TaskgrpcError:
                 if settle:  # out of attempts, or else out of time
                     policy = budget.policy
@@ -289,6 +333,54 @@ def create(request: s.PostTasksRequest, budget: Budget) -> Op[list[r.Task]]:
             continue
         return _merge(tasks, pending, response.tasks, done)
     return [done[t.id] for t in tasks]
+
+
+def cancelled(error: TaskgrpcError) -> bool:
+    """Whether ``error`` is a sent call cancelled on the wire (the client was closed)."""
+    return (
+        isinstance(error, TransportError)
+        and error.sent
+        and error.grpc_code is grpc.StatusCode.CANCELLED
+    )
+
+
+# --- narrowing a refused batch -----------------------------------------------------------
+
+Item = TypeVar("Item")
+
+
+def narrowable(error: TaskgrpcError) -> bool:
+    """Whether a whole batch's refusal may belong to one item: an invalid request, a
+    task missing (PatchTasks), a foreign id conflict, or a message too large."""
+    if isinstance(error, InvalidRequestError | ConflictError):
+        return True
+    if isinstance(error, NotFoundError):
+        return error.code == status_code_pb2.TASK_MISSING
+    return (
+        isinstance(error, TransportError)
+        and type(error) is TransportError
+        and error.grpc_code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    )
+
+
+def narrowed(
+    make_op: Callable[[list[Item]], Op[list[T]]], items: list[Item]
+) -> Op[list[T | TaskgrpcError]]:
+    """Run ``make_op(items)``; if the service refuses the whole batch for a reason that
+    may belong to one item (:func:`narrowable`), run each half the same way.
+
+    Returns one outcome per item, in order: its result, or the error that failed it.
+    With one bad item in a batch of n this costs about 2 * log2(n) extra calls.
+    """
+    try:
+        return list((yield from make_op(items)))
+    except TaskgrpcError as err:
+        if len(items) == 1 or not narrowable(err):
+            return [err] * len(items)
+    mid = len(items) // 2
+    left = yield from narrowed(make_op, items[:mid])
+    right = yield from narrowed(make_op, items[mid:])
+    return left + right
 
 
 def _merge(
@@ -335,7 +427,7 @@ def _foreign_conflict(task_id: str) -> ConflictError:
             f"task id {task_id!r} is taken by a task with other content; "
             "it was not created by this call"
         ),
-        method="PostTasks",
+        method=POST_TASKS.name,
     )
 
 
@@ -346,5 +438,5 @@ def _incomplete_answer(sent: int, got: int) -> ServerError:
             f"PostTasks answered SUCCESS with {got} task(s) for {sent} sent, "
             "not matching the ids sent"
         ),
-        method="PostTasks",
+        method=POST_TASKS.name,
     )

@@ -1,181 +1,152 @@
-"""Pure builders of ``Task`` protos, with validation.
+"""Pure builders of ``Task`` protos; re-exports :func:`check_task` and :func:`lint`.
 
-Every function returns a plain ``clarifai_grpc`` message and raises
-:class:`~taskgrpc.errors.ValidationError` (naming the field and the rule) on
-input the service could never accept. They emit the current fields only:
-``concepts``, ``worker.workers``, ``review.users``,
-``consensus_strategy_info.approval_threshold_labelers``.
+Every builder returns a plain ``clarifai_grpc`` message. They emit the current
+fields only (``concepts``, ``worker.workers``, ``review.users``,
+``consensus_strategy_info.approval_threshold_labelers``) and can express every
+task body of Clarifai's Tasks docs.
 
-:func:`check_task` validates any ``Task`` (including hand-built ones using the
-deprecated fields) before it is sent to PostTasks or PatchTasks.
+The client is never stricter than the service: :func:`check_task` (run on
+every task before PostTasks and PatchTasks ``overwrite``) and the builders
+refuse, with a :class:`~taskgrpc.errors.ValidationError`, only what a proto
+comment or a Clarifai docs page rules out; each rule cites its source beside
+it. A legal but odd task (a consensus threshold above ``workers_per_input``, a
+review strategy without reviewers, ...) is never refused: :func:`lint` reports
+it as a warning, on request. The rules themselves live in ``taskgrpc._validate``.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
-from google.protobuf.message import Message
+from clarifai_grpc.grpc.api.status import status_code_pb2
+from google.protobuf import struct_pb2
 
+from . import _validate as v
+from ._validate import (
+    ANNOTATION_DATA_TYPES,
+    REVIEWERS_THRESHOLDS,
+    check_task,
+    clone,
+    is_auto_annotation,
+    lint,
+)
 from .errors import ValidationError
 
 __all__ = [
+    "ANNOTATION_DATA_TYPES",
+    "REVIEWERS_THRESHOLDS",
+    "ai_assist_params",
     "all_inputs",
     "auto_annotation",
     "build_task",
     "check_task",
+    "clone",
+    "concept",
     "consensus",
     "dataset",
     "dynamic",
     "full",
+    "is_auto_annotation",
+    "lint",
     "manual_review",
     "no_review",
     "partitioned",
     "partitioned_evenly",
     "saved_search",
+    "single_input",
 ]
 
-M = TypeVar("M", bound=Message)
-
-
-def clone(message: M) -> M:
-    """A deep copy of a protobuf message."""
-    copy = type(message)()
-    cast(Any, copy).CopyFrom(message)
-    return copy
-
-
 TaskType = r.Task.TaskType
-_TASK_TYPES = frozenset(TaskType.values())
-_TYPE_NOT_SET = r.Task.TYPE_NOT_SET
-_MAX_UINT32 = 2**32 - 1
+_MAX_UINT32 = v.MAX_UINT32
+
+_TW = r.TaskWorker
+_PARTITIONED, _FULL, _DYNAMIC = _TW.PARTITIONED, _TW.FULL, _TW.DYNAMIC
+_PSI = r.TaskWorkerPartitionedStrategyInfo
+_EVENLY, _WEIGHTED = _PSI.EVENLY, _PSI.WEIGHTED
+_SRC = r.TaskInputSource
+_REV = r.TaskReview
+
+# Old private names, kept for callers that imported them.
+_require_id = v.require_id
+_int = v.int_in_range
 
 
-# --- small checks -------------------------------------------------------------
-
-
-def _require_id(value: object, field: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{field} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _id_list(values: Iterable[str], field: str, *, min_len: int = 0) -> list[str]:
-    if isinstance(values, str):
-        raise ValidationError(f"{field} must be a list of ids, not a single string {values!r}")
-    ids = [_require_id(v, f"{field}[{i}]") for i, v in enumerate(values)]
-    if len(ids) < min_len:
-        raise ValidationError(f"{field} must have at least {min_len} id(s)")
-    seen: set[str] = set()
-    for v in ids:
-        if v in seen:
-            raise ValidationError(f"{field} has the duplicate id {v!r}")
-        seen.add(v)
-    return ids
-
-
-def _int(value: object, field: str, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{field} must be an integer, got {value!r}")
-    if not low <= value <= high:
-        raise ValidationError(f"{field} must be between {low} and {high}, got {value}")
-    return value
+def _id_list(values: Iterable[str] | None, field: str, *, min_len: int = 0) -> list[str]:
+    return v.id_list(values, field, min_len=min_len)
 
 
 def task_type(value: int | str) -> int:
     """The ``Task.TaskType`` number of a value or a name; ValidationError if unknown."""
-    if isinstance(value, str):
-        try:
-            return int(TaskType.Value(value.upper()))
-        except ValueError:
-            names = ", ".join(n for n in TaskType.keys() if n != "TYPE_NOT_SET")
-            raise ValidationError(
-                f"type: unknown task type {value!r}; expected one of {names} "
-                "(or TYPE_NOT_SET for auto-annotation)"
-            ) from None
-    if isinstance(value, bool) or not isinstance(value, int) or value not in TaskType.values():
-        raise ValidationError(f"type: unknown task type {value!r}")
-    return value
+    return v.enum_number(TaskType, value, "task type")
 
 
 def _user_workers(user_ids: Iterable[str]) -> list[r.Worker]:
     return [r.Worker(user=r.User(id=u)) for u in user_ids]
 
 
-def _check_workers_per_input(workers_per_input: object, n_workers: int) -> int:
-    wpi = _int(workers_per_input, "workers_per_input", 1, _MAX_UINT32)
-    if wpi > n_workers:
-        raise ValidationError(
-            f"workers_per_input ({wpi}) must not exceed the number of workers ({n_workers})"
-        )
-    return wpi
+def _workers_per_input(value: object) -> int:
+    # resources.proto TaskWorkerPartitionedStrategyInfo.workers_per_input is an int32:
+    # "How many workers will label each input" (so at least one).
+    return v.int_in_range(value, "workers_per_input", 1, v.MAX_INT32)
 
 
 # --- workers ------------------------------------------------------------------
 
 
-def full(user_ids: Iterable[str] = ()) -> r.TaskWorker:
+def full(user_ids: Iterable[str] | None = ()) -> r.TaskWorker:
     """FULL strategy: every worker labels every input. No ids: a non-assigned task."""
-    ids = _id_list(user_ids, "worker.user_ids")
-    return r.TaskWorker(strategy=r.TaskWorker.FULL, workers=_user_workers(ids))
+    ids = v.id_list(user_ids, "worker.user_ids")
+    return r.TaskWorker(strategy=_FULL, workers=_user_workers(ids))
 
 
-def dynamic(user_ids: Iterable[str]) -> r.TaskWorker:
-    """DYNAMIC strategy: each worker fetches 10 inputs at a time. Needs one worker or more."""
-    ids = _id_list(user_ids, "worker.user_ids", min_len=1)
-    return r.TaskWorker(strategy=r.TaskWorker.DYNAMIC, workers=_user_workers(ids))
+def dynamic(user_ids: Iterable[str] | None = ()) -> r.TaskWorker:
+    """DYNAMIC strategy: each worker fetches 10 inputs at a time."""
+    ids = v.id_list(user_ids, "worker.user_ids")
+    return r.TaskWorker(strategy=_DYNAMIC, workers=_user_workers(ids))
 
 
 def partitioned(weights: Mapping[str, float], *, workers_per_input: int = 1) -> r.TaskWorker:
-    """PARTITIONED, WEIGHTED: ``weights`` maps user id to a positive weight.
+    """PARTITIONED, WEIGHTED: ``weights`` maps user id to a weight.
 
-    Weights are relative (``{a: 9, b: 1}`` equals ``{a: 90, b: 10}``). No
-    worker's share may exceed ``1/workers_per_input``: such a partition is
-    impossible, since one input never goes to the same worker twice.
+    Weights are relative (``{a: 9, b: 1}`` equals ``{a: 90, b: 10}``), finite
+    and not negative, with a positive sum. No worker's share may exceed
+    ``1/workers_per_input`` (the proto explains why such a partition is
+    impossible).
     """
     if not isinstance(weights, Mapping) or not weights:
         raise ValidationError("worker.weights must be a non-empty mapping of user id to weight")
-    ids = _id_list(list(weights), "worker.weights")
-    values: list[float] = []
-    for uid in ids:
-        w = weights[uid]
-        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w):
-            raise ValidationError(f"worker.weights[{uid!r}] must be a finite number, got {w!r}")
-        if w <= 0:
-            raise ValidationError(f"worker.weights[{uid!r}] must be positive, got {w!r}")
-        values.append(float(w))
-    wpi = _check_workers_per_input(workers_per_input, len(ids))
-    total = math.fsum(values)
-    for uid, w in zip(ids, values, strict=True):
-        if w * wpi > total * (1 + 1e-9):
-            raise ValidationError(
-                f"worker.weights[{uid!r}]: a share of {w / total:.4g} exceeds "
-                f"1/workers_per_input = 1/{wpi}, which makes the partition impossible"
-            )
-    info = r.TaskWorkerPartitionedStrategyInfo(
-        type=r.TaskWorkerPartitionedStrategyInfo.WEIGHTED, workers_per_input=wpi
-    )
-    info.weights.update(dict(zip(ids, values, strict=True)))
+    ids = v.id_list(list(weights), "worker.weights")
+    values = {uid: _weight(weights[uid], f"worker.weights[{uid!r}]") for uid in ids}
+    wpi = _workers_per_input(workers_per_input)
+    v.check_weight_shares(values, wpi, "worker.weights")
+    info = r.TaskWorkerPartitionedStrategyInfo(type=_WEIGHTED, workers_per_input=wpi)
+    info.weights.update(values)
     return r.TaskWorker(
-        strategy=r.TaskWorker.PARTITIONED,
-        workers=_user_workers(ids),
-        partitioned_strategy_info=info,
+        strategy=_PARTITIONED, workers=_user_workers(ids), partitioned_strategy_info=info
     )
 
 
-def partitioned_evenly(user_ids: Iterable[str], *, workers_per_input: int = 1) -> r.TaskWorker:
+def _weight(value: object, field: str) -> float:
+    # resources.proto TaskWorkerPartitionedStrategyInfo.weights: "Each labeler will be assigned
+    # work proportional to its own weight", a "weight percentage": a finite number, not negative.
+    weight = v.number(value, field)
+    if weight < 0:
+        raise ValidationError(f"{field} must not be negative, got {value!r}")
+    return weight
+
+
+def partitioned_evenly(
+    user_ids: Iterable[str] | None, *, workers_per_input: int = 1
+) -> r.TaskWorker:
     """PARTITIONED, EVENLY: inputs split evenly, each going to ``workers_per_input`` workers."""
-    ids = _id_list(user_ids, "worker.user_ids", min_len=1)
-    wpi = _check_workers_per_input(workers_per_input, len(ids))
-    info = r.TaskWorkerPartitionedStrategyInfo(
-        type=r.TaskWorkerPartitionedStrategyInfo.EVENLY, workers_per_input=wpi
-    )
+    ids = v.id_list(user_ids, "worker.user_ids")
+    wpi = _workers_per_input(workers_per_input)
+    v.check_weight_shares(dict.fromkeys(ids, 1.0), wpi, "worker.user_ids")
+    info = r.TaskWorkerPartitionedStrategyInfo(type=_EVENLY, workers_per_input=wpi)
     return r.TaskWorker(
-        strategy=r.TaskWorker.PARTITIONED,
-        workers=_user_workers(ids),
-        partitioned_strategy_info=info,
+        strategy=_PARTITIONED, workers=_user_workers(ids), partitioned_strategy_info=info
     )
 
 
@@ -184,24 +155,120 @@ def auto_annotation(
     model_id: str | None = None,
     model_version_id: str | None = None,
     workflow_id: str | None = None,
+    workflow_version_id: str | None = None,
 ) -> r.TaskWorker:
-    """One model or workflow worker (FULL) for an auto-annotation task.
+    """One model or workflow worker (FULL, ``WORKER_AUTO``) for an auto-annotation task.
 
-    Give exactly one of ``model_id`` or ``workflow_id``; ``model_version_id``
-    only with ``model_id``. Pair it with ``build_task("TYPE_NOT_SET", ...)``.
+    Give exactly one of ``model_id`` or ``workflow_id``, each with an optional
+    version. resources.proto ``TaskWorker.workers``: "For Auto Annotation Tasks:
+    the worker can be either a model or a workflow; currently only supports 1
+    worker."
     """
     if (model_id is None) == (workflow_id is None):
         raise ValidationError("auto_annotation needs exactly one of model_id or workflow_id")
     if workflow_id is not None:
         if model_version_id is not None:
             raise ValidationError("model_version_id goes with model_id, not workflow_id")
-        worker = r.Worker(workflow=r.Workflow(id=_require_id(workflow_id, "workflow_id")))
+        workflow = r.Workflow(id=v.require_id(workflow_id, "workflow_id"))
+        if workflow_version_id is not None:
+            workflow.version.id = v.require_id(workflow_version_id, "workflow_version_id")
+        worker = r.Worker(workflow=workflow)
     else:
-        model = r.Model(id=_require_id(model_id, "model_id"))
+        if workflow_version_id is not None:
+            raise ValidationError("workflow_version_id goes with workflow_id, not model_id")
+        model = r.Model(id=v.require_id(model_id, "model_id"))
         if model_version_id is not None:
-            model.model_version.id = _require_id(model_version_id, "model_version_id")
+            model.model_version.id = v.require_id(model_version_id, "model_version_id")
         worker = r.Worker(model=model)
-    return r.TaskWorker(strategy=r.TaskWorker.FULL, type=r.TaskWorker.WORKER_AUTO, workers=[worker])
+    return r.TaskWorker(strategy=_FULL, type=_TW.WORKER_AUTO, workers=[worker])
+
+
+# --- concepts -----------------------------------------------------------------
+
+
+def concept(
+    concept_id: str,
+    *,
+    data_types: int | Iterable[str | int] | None = None,
+    threshold: tuple[float, float] | None = None,
+    inclusive: tuple[bool, bool] = (True, True),
+    status: int | str | None = None,
+) -> r.TaskConcept:
+    """A task concept, with an optional auto-annotation config.
+
+    ``data_types`` is the ``annotation_data_types`` bit-mask, as a number or as
+    names (``["TAG", "BOUNDING_BOX"]``); ``threshold`` the ``(lower, upper)``
+    concept-value range, ``inclusive`` whether each end is included; ``status``
+    the status code (name or number, e.g. ``"ANNOTATION_SUCCESS"``) of the
+    annotations created. With none of them, no config is set.
+    """
+    task_concept = r.TaskConcept(concept=r.Concept(id=v.require_id(concept_id, "concept.id")))
+    if data_types is None and threshold is None and status is None:
+        return task_concept
+    config = task_concept.auto_annotation_config
+    if data_types is not None:
+        config.annotation_data_types = _data_types(data_types)
+    if threshold is not None:
+        config.threshold_range.CopyFrom(_threshold_range(threshold, inclusive))
+    if status is not None:
+        config.status_code = v.enum_number(
+            status_code_pb2.StatusCode, status, "auto_annotation_config.status_code"
+        )
+    return task_concept
+
+
+def _data_types(value: int | Iterable[str | int]) -> int:
+    # resources.proto TaskConceptAutoAnnotationConfig.annotation_data_types: "a bit-mask field
+    # that holds multiple AnnotationDataType values that are combined in an OR fashion".
+    field = "auto_annotation_config.annotation_data_types"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 0 or value & ~v.ALL_DATA_TYPE_BITS:
+            raise ValidationError(
+                f"{field}: {value} has bits that are no AnnotationDataType "
+                f"(valid bits: {ANNOTATION_DATA_TYPES})"
+            )
+        return value
+    mask = 0
+    for item in v.not_a_string(cast(Iterable[Any], value), field):
+        mask |= v.enum_number(
+            r.AnnotationDataType,
+            item,
+            "annotation data type",
+            skip=["ANNOTATION_DATA_TYPE_NOT_SET"],
+        )
+    return mask
+
+
+def _threshold_range(bounds: tuple[float, float], inclusive: tuple[bool, bool]) -> r.ThresholdRange:
+    # resources.proto ThresholdRange: "The range used to filter over concept values", given by
+    # lower and upper (floats); an upper end below the lower one is no range.
+    try:
+        lower_value, upper_value = bounds
+        lower_inclusive, upper_inclusive = inclusive
+    except (TypeError, ValueError):
+        raise ValidationError(
+            "threshold must be a (lower, upper) pair and inclusive a (bool, bool) pair"
+        ) from None
+    lower = v.number(lower_value, "threshold_range.lower")
+    upper = v.number(upper_value, "threshold_range.upper")
+    if lower > upper:
+        raise ValidationError(f"threshold_range: lower ({lower}) is above upper ({upper})")
+    return r.ThresholdRange(
+        lower=lower,
+        upper=upper,
+        is_lower_inclusive=bool(lower_inclusive),
+        is_upper_inclusive=bool(upper_inclusive),
+    )
+
+
+def _concepts(values: Iterable[str | r.TaskConcept] | None) -> list[r.TaskConcept]:
+    out = []
+    for i, item in enumerate(v.not_a_string(values, "concepts")):
+        if isinstance(item, r.TaskConcept):
+            out.append(item)
+        else:
+            out.append(r.TaskConcept(concept=r.Concept(id=v.require_id(item, f"concepts[{i}]"))))
+    return out
 
 
 # --- input source -------------------------------------------------------------
@@ -209,21 +276,22 @@ def auto_annotation(
 
 def all_inputs() -> r.TaskInputSource:
     """Every input of the app."""
-    return r.TaskInputSource(type=r.TaskInputSource.ALL_INPUTS)
+    return r.TaskInputSource(type=_SRC.ALL_INPUTS)
 
 
 def saved_search(search_id: str) -> r.TaskInputSource:
     """The inputs of a saved search."""
-    return r.TaskInputSource(
-        type=r.TaskInputSource.SAVED_SEARCH, id=_require_id(search_id, "input_source.id")
-    )
+    return r.TaskInputSource(type=_SRC.SAVED_SEARCH, id=v.require_id(search_id, "input_source.id"))
 
 
 def dataset(dataset_id: str) -> r.TaskInputSource:
     """The inputs of a dataset."""
-    return r.TaskInputSource(
-        type=r.TaskInputSource.DATASET, id=_require_id(dataset_id, "input_source.id")
-    )
+    return r.TaskInputSource(type=_SRC.DATASET, id=v.require_id(dataset_id, "input_source.id"))
+
+
+def single_input(input_id: str) -> r.TaskInputSource:
+    """One input (resources.proto INPUT: "Single input (e.g. video livestream input)")."""
+    return r.TaskInputSource(type=_SRC.INPUT, id=v.require_id(input_id, "input_source.id"))
 
 
 # --- review -------------------------------------------------------------------
@@ -231,38 +299,72 @@ def dataset(dataset_id: str) -> r.TaskInputSource:
 
 def no_review() -> r.TaskReview:
     """No review: labels are accepted as they are."""
-    return r.TaskReview(strategy=r.TaskReview.NONE)
+    return r.TaskReview(strategy=_REV.NONE)
 
 
-def manual_review(reviewer_ids: Iterable[str]) -> r.TaskReview:
-    """MANUAL review by one reviewer or more."""
-    ids = _id_list(reviewer_ids, "review.user_ids", min_len=1)
-    return r.TaskReview(strategy=r.TaskReview.MANUAL, users=[r.User(id=u) for u in ids])
+def manual_review(
+    reviewer_ids: Iterable[str] | None = (), *, sample_percentage: float | None = None
+) -> r.TaskReview:
+    """MANUAL review by the reviewers.
+
+    ``sample_percentage`` (deprecated in the proto, but sent by the docs) is
+    resources.proto's "percentage of inputs that will be reviewed by
+    reviewers. It is a value between 0 and 1."
+    """
+    ids = v.id_list(reviewer_ids, "review.user_ids")
+    review = r.TaskReview(strategy=_REV.MANUAL, users=[r.User(id=u) for u in ids])
+    if sample_percentage is not None:
+        share = v.number(sample_percentage, "review.manual_strategy_info.sample_percentage")
+        if not 0 <= share <= 1:
+            raise ValidationError(
+                "review.manual_strategy_info.sample_percentage must be between 0 and 1, "
+                f"got {sample_percentage!r}"
+            )
+        review.manual_strategy_info.sample_percentage = share
+    return review
 
 
 def consensus(
-    reviewer_ids: Iterable[str],
+    reviewer_ids: Iterable[str] | None = (),
     *,
     approval_threshold: int,
     reviewers_threshold: int | None = None,
 ) -> r.TaskReview:
     """CONSENSUS review: an input is approved when ``approval_threshold`` labelers agree.
 
-    ``reviewers_threshold`` is how many reviewers must approve a disputed
-    input: ``None`` leaves the service default (1), ``-1`` means all reviewers.
+    resources.proto ``approval_threshold_labelers``: 0 disables labeler consensus;
+    when fewer labelers agree than the threshold, the input goes to the
+    reviewers. ``reviewers_threshold`` is how many reviewers must approve:
+    ``None`` or 0 (the service default, 1), 1, or -1 (all reviewers).
     """
-    ids = _id_list(reviewer_ids, "review.user_ids", min_len=1)
-    threshold = _int(approval_threshold, "approval_threshold", 1, _MAX_UINT32)
+    ids = v.id_list(reviewer_ids, "review.user_ids")
+    threshold = v.int_in_range(approval_threshold, "approval_threshold", 0, _MAX_UINT32)
     info = r.TaskReviewConsensusStrategyInfo(approval_threshold_labelers=threshold)
     if reviewers_threshold is not None:
-        if reviewers_threshold != -1:
-            _int(reviewers_threshold, "reviewers_threshold", 1, len(ids))
-        info.approval_threshold_reviewers = reviewers_threshold
+        info.approval_threshold_reviewers = v.reviewers_threshold(
+            reviewers_threshold, "reviewers_threshold"
+        )
     return r.TaskReview(
-        strategy=r.TaskReview.CONSENSUS,
-        users=[r.User(id=u) for u in ids],
-        consensus_strategy_info=info,
+        strategy=_REV.CONSENSUS, users=[r.User(id=u) for u in ids], consensus_strategy_info=info
     )
+
+
+def ai_assist_params(
+    *,
+    min_threshold: float | None = None,
+    max_threshold: float | None = None,
+    concept_relation_ids: Iterable[str] | None = (),
+) -> r.AiAssistParameters:
+    """The AI-assist thresholds (resources.proto ``AiAssistParameters``: "Min and max threshold
+    values for approving annotations by default based on prediction score")."""
+    params = r.AiAssistParameters(
+        concept_relation_ids=v.id_list(concept_relation_ids, "concept_relation_ids")
+    )
+    if min_threshold is not None:
+        params.min_threshold = v.number(min_threshold, "ai_assist_params.min_threshold")
+    if max_threshold is not None:
+        params.max_threshold = v.number(max_threshold, "ai_assist_params.max_threshold")
+    return params
 
 
 # --- task ---------------------------------------------------------------------
@@ -271,139 +373,76 @@ def consensus(
 def build_task(
     type: int | str,
     *,
-    concepts: Iterable[str],
+    concepts: Iterable[str | r.TaskConcept] | None,
     name: str = "",
     description: str = "",
     workers: r.TaskWorker | None = None,
     source: r.TaskInputSource | None = None,
     review: r.TaskReview | None = None,
     sample_ms: int = 0,
+    id: str | None = None,
+    priority: int | str | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    ai_assistant: str | None = None,
+    ai_assist: r.AiAssistParameters | None = None,
+    delete_previous_annotations: bool = False,
+    status: int | str | None = None,
 ) -> r.Task:
     """A complete ``Task``, checked with :func:`check_task`.
 
-    ``workers=None`` makes a non-assigned FULL task, ``source=None`` takes all
-    inputs, ``review=None`` means no review. ``type`` may be ``TYPE_NOT_SET``
-    only with an :func:`auto_annotation` worker.
+    ``concepts`` are concept ids or :func:`concept` objects. ``workers=None``
+    makes a non-assigned FULL task, ``source=None`` takes all inputs,
+    ``review=None`` means no review. ``type`` is ``TYPE_NOT_SET`` for an
+    :func:`auto_annotation` task. ``priority`` is LOW, MEDIUM or HIGH;
+    ``metadata`` a JSON-like mapping; ``ai_assistant`` the workflow id that
+    assists the labelers; ``status`` a task status (``TASK_DONE``, ...) for an
+    update.
     """
-    if not isinstance(name, str) or not isinstance(description, str):
-        raise ValidationError("name and description must be strings")
-    concept_ids = _id_list(concepts, "concepts", min_len=1)
+    for value, cls, field in (
+        (workers, r.TaskWorker, "workers"),
+        (source, r.TaskInputSource, "source"),
+        (review, r.TaskReview, "review"),
+        (ai_assist, r.AiAssistParameters, "ai_assist"),
+    ):
+        if value is not None and not isinstance(value, cls):
+            raise ValidationError(
+                f"{field} must be a {cls.__name__} (from the builders), got {value!r}"
+            )
     task = r.Task(
         type=task_type(type),  # type: ignore[arg-type]
-        name=name,
-        description=description,
+        name=v.text(name, "name"),
+        description=v.text(description, "description"),
         worker=workers if workers is not None else full(),
         input_source=source if source is not None else all_inputs(),
         review=review if review is not None else no_review(),
-        sample_ms=_int(sample_ms, "sample_ms", 0, _MAX_UINT32),
-        concepts=[r.TaskConcept(concept=r.Concept(id=c)) for c in concept_ids],
+        sample_ms=v.int_in_range(sample_ms, "sample_ms", 0, _MAX_UINT32),
+        concepts=_concepts(concepts),
+        delete_previous_annotations=bool(delete_previous_annotations),
     )
-    check_task(task)
+    if id is not None:
+        task.id = v.require_id(id, "id")
+    if priority is not None:
+        task.priority = v.enum_number(  # type: ignore[assignment]
+            r.Task.TaskPriority, priority, "priority", skip=["TASK_PRIORITY_NOT_SET"]
+        )
+    if metadata is not None:
+        task.metadata.CopyFrom(_struct(metadata))
+    if ai_assistant is not None:
+        task.ai_assistant.workflow_id = v.require_id(ai_assistant, "ai_assistant")
+    if ai_assist is not None:
+        task.ai_assist_params.CopyFrom(ai_assist)
+    if status is not None:
+        task.status.code = v.task_status(status)
+    check_task(task, require_id=id is not None)
     return task
 
 
-def _worker_ids(worker: r.TaskWorker) -> list[str]:
-    """Human worker ids from current and deprecated fields."""
-    ids = [w.user.id for w in worker.workers if w.HasField("user")] if worker.workers else []
-    if worker.user_ids:
-        ids += worker.user_ids
-    if worker.users:
-        ids += [u.id for u in worker.users]
-    return ids
-
-
-def is_auto_annotation(task: r.Task) -> bool:
-    """Whether the task's worker is a model or a workflow."""
-    return any(w.HasField("model") or w.HasField("workflow") for w in task.worker.workers)
-
-
-def check_task(task: r.Task, *, require_id: bool = False) -> None:
-    """Refuse a task the service could never accept, naming the field and the rule.
-
-    Accepts current and deprecated fields alike.
-    """
-    if not isinstance(task, r.Task):
-        raise ValidationError(f"expected a clarifai Task message, got {type(task).__name__}")
-    if require_id:
-        _require_id(task.id, "task.id")
-    task_type_value = task.type
-    if task_type_value not in _TASK_TYPES:
-        raise ValidationError(f"task.type: unknown task type {task_type_value}")
-    if task_type_value == _TYPE_NOT_SET and not is_auto_annotation(task):
-        raise ValidationError(
-            "task.type must be set (e.g. CONCEPTS_CLASSIFICATION); TYPE_NOT_SET is only "
-            "for an auto-annotation task whose worker is a model or workflow"
-        )
-    concepts, concept_ids = task.concepts, task.concept_ids
-    if not concepts and not concept_ids:
-        raise ValidationError("task.concepts must name one concept or more")
-    for i, c in enumerate(concepts):
-        if not c.concept.id.strip():
-            raise ValidationError(f"task.concepts[{i}].concept.id must be a non-empty string")
-    for i, cid in enumerate(concept_ids):
-        if not cid.strip():
-            raise ValidationError(f"task.concept_ids[{i}] must be a non-empty string")
-
-    worker = task.worker
-    ids = _worker_ids(worker)
-    if len(ids) > 1 and len(set(ids)) != len(ids):
-        dup = next(i for i in ids if ids.count(i) > 1)
-        raise ValidationError(f"task.worker has the duplicate worker id {dup!r}")
-    if worker.strategy == r.TaskWorker.PARTITIONED:
-        info = worker.partitioned_strategy_info
-        if not worker.HasField("partitioned_strategy_info") or info.type == 0:
-            raise ValidationError(
-                "task.worker.partitioned_strategy_info (EVENLY or WEIGHTED) is required "
-                "for the PARTITIONED strategy"
-            )
-        n = len(ids)
-        if info.workers_per_input < 1 or info.workers_per_input > max(n, 1):
-            raise ValidationError(
-                f"task.worker.partitioned_strategy_info.workers_per_input must be between 1 "
-                f"and the number of workers ({n}), got {info.workers_per_input}"
-            )
-        if info.type == r.TaskWorkerPartitionedStrategyInfo.WEIGHTED:
-            weights = {k: v for k, v in info.weights.items() if isinstance(v, float) and v > 0}
-            if not weights or len(weights) != len(info.weights):
-                raise ValidationError(
-                    "task.worker.partitioned_strategy_info.weights must give every worker "
-                    "a positive weight"
-                )
-            total = math.fsum(weights.values())
-            for uid, w in weights.items():
-                if w * info.workers_per_input > total * (1 + 1e-9):
-                    raise ValidationError(
-                        f"task.worker.partitioned_strategy_info.weights[{uid!r}]: share "
-                        f"exceeds 1/workers_per_input, which makes the partition impossible"
-                    )
-
-    src = task.input_source
-    if src.type in (r.TaskInputSource.SAVED_SEARCH, r.TaskInputSource.DATASET):
-        name = r.TaskInputSource.TaskInputSourceType.Name(src.type)
-        _require_id(src.id, f"task.input_source.id (required for {name})")
-
-    review = task.review
-    if review.users or review.user_ids:
-        reviewers = [u.id for u in review.users] + list(review.user_ids)
-        if len(set(reviewers)) != len(reviewers):
-            raise ValidationError("task.review has a duplicate reviewer id")
-    if review.strategy == r.TaskReview.CONSENSUS:
-        cinfo = review.consensus_strategy_info
-        threshold = cinfo.approval_threshold_labelers or cinfo.approval_threshold
-        if threshold < 1:
-            raise ValidationError(
-                "task.review.consensus_strategy_info.approval_threshold_labelers must be >= 1 "
-                "for CONSENSUS review"
-            )
-        if worker.strategy == r.TaskWorker.PARTITIONED:
-            limit = worker.partitioned_strategy_info.workers_per_input
-            what = "workers_per_input"
-        elif worker.strategy == r.TaskWorker.FULL and ids:
-            limit, what = len(ids), "the number of FULL workers"
-        else:
-            limit, what = 0, ""
-        if limit and threshold > limit:
-            raise ValidationError(
-                f"consensus approval_threshold ({threshold}) exceeds {what} ({limit}): "
-                "no input could ever reach it"
-            )
+def _struct(metadata: Mapping[str, Any]) -> struct_pb2.Struct:
+    if not isinstance(metadata, Mapping):
+        raise ValidationError(f"metadata must be a mapping, got {metadata!r}")
+    struct = struct_pb2.Struct()
+    try:
+        struct.update(metadata)
+    except (ValueError, TypeError) as error:
+        raise ValidationError(f"metadata must be JSON-like: {error}") from None
+    return struct

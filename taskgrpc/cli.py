@@ -646,6 +646,10 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", allow_abbrev=False, help="walk through the Tasks API against an embedded fake"
     )
     p.set_defaults(func=cmd_demo)
+
+    from ._lifecycle_cli import add_commands  # progress, export
+
+    add_commands(sub, [conn], _client)
     return parser
 
 

@@ -16,6 +16,7 @@
     │   └── DeadlineExceededError
     ├── OutcomeUnknownError                 a create may or may not have happened
     │   └── DeadlineOutcomeUnknownError     ... because time ran out (also a DeadlineExceededError)
+    ├── NotSentError                        never sent (client closed, call cancelled): nothing done
     └── BulkError                           some items of a bulk call failed
 
 Errors pickle (tasks travel as bytes, see ``_pickling``). Messages never
@@ -44,6 +45,7 @@ __all__ = [
     "DeadlineOutcomeUnknownError",
     "InvalidRequestError",
     "NotFoundError",
+    "NotSentError",
     "OutcomeUnknownError",
     "ServerError",
     "TaskgrpcError",
@@ -177,6 +179,8 @@ class OutcomeUnknownError(TaskgrpcError):
     def __init__(self, tasks: Sequence[Task], cause: TaskgrpcError) -> None:
         self.tasks = list(tasks)
         self.cause = cause
+        # the same error serves annotate (PostAnnotations): .tasks then holds annotations
+        kind = type(self.tasks[0]).__name__.lower() if self.tasks else "task"
         hint = (
             "creating these .tasks again (they carry their ids) is safe: those that "
             "exist are returned, not duplicated"
@@ -187,7 +191,7 @@ class OutcomeUnknownError(TaskgrpcError):
         # MRO is DeadlineExceededError, whose init takes other arguments.
         Exception.__init__(
             self,
-            f"the outcome of creating {len(self.tasks)} task(s) is unknown, they may or may "
+            f"the outcome of creating {len(self.tasks)} {kind}(s) is unknown, they may or may "
             f"not exist ({cause}); {hint}",
         )
 
@@ -207,11 +211,17 @@ class DeadlineOutcomeUnknownError(OutcomeUnknownError, DeadlineExceededError):
         OutcomeUnknownError.__init__(self, tasks, cause)
         self.grpc_code = grpc.StatusCode.DEADLINE_EXCEEDED
         self.details = str(cause)
-        self.method = "PostTasks"
+        self.method = getattr(cause, "method", "PostTasks")
         self.sent = True
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.tasks, self.cause))
+
+
+class NotSentError(TaskgrpcError):
+    """The call was never sent, so it surely did nothing: its client was closed, or the
+    bulk call it belongs to was cancelled or interrupted before it started. Safe to send
+    again as it is."""
 
 
 class BulkError(TaskgrpcError):
@@ -221,7 +231,11 @@ class BulkError(TaskgrpcError):
     ``Task`` (or the task id, for deletes) on success, ``None`` where it failed.
     ``errors`` maps each failed item's input index to its error.
     ``succeeded`` lists the successful results in input order, and
-    ``failed_items`` the failed inputs, ready to be retried.
+    ``failed_items`` the failed inputs, ready to be retried. For ``create_many``
+    the items carry the ids they were (or would have been) sent with, so
+    creating ``failed_items`` again never duplicates a task.
+    ``not_sent`` lists the indices whose item was never sent
+    (:class:`NotSentError`: a closed client, a cancelled or interrupted call).
     """
 
     def __init__(
@@ -251,6 +265,10 @@ class BulkError(TaskgrpcError):
     @property
     def failed_items(self) -> list[Any]:
         return [self.items[i] for i in self.errors]
+
+    @property
+    def not_sent(self) -> list[int]:
+        return [i for i, e in self.errors.items() if isinstance(e, NotSentError)]
 
 
 # --- mapping from the wire ---------------------------------------------------
@@ -295,9 +313,36 @@ def code_name(code: int) -> str:
         return f"UNKNOWN_{code}"
 
 
+#: The shortest PAT that is redacted. Real PATs are 32 hex characters; a string of 16 or
+#: more characters does not turn up in ordinary text by chance, so replacing it never garbles
+#: a message. A shorter PAT (as tests use with the fake) is accepted but not redacted: it is
+#: no secret, and redacting it would corrupt words ("k" in "handshake").
+MIN_REDACTED_LENGTH = 16
+
+
 def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` replaced by ``***``."""
-    return text.replace(secret, "***") if secret and secret in text else text
+    """``text`` with every whole occurrence of ``secret`` replaced by ``***``.
+
+    Only a ``secret`` of :data:`MIN_REDACTED_LENGTH` characters or more is redacted.
+    """
+    if len(secret) < MIN_REDACTED_LENGTH or secret not in text:
+        return text
+    return text.replace(secret, "***")
+
+
+def _transport_hint(details: str, secure: bool | None) -> str:
+    """How to fix a TLS / plaintext mismatch, judged from grpc's error text."""
+    if "WRONG_VERSION_NUMBER" in details and secure is not False:
+        return (
+            " (the server does not speak TLS: for a plaintext server such as the fake, "
+            "pass secure=False, or --insecure on the command line)"
+        )
+    if secure is False and "Socket closed" in details:
+        return (
+            " (if the server expects TLS, pass secure=True: the default, without --insecure "
+            "on the command line)"
+        )
+    return ""
 
 
 def api_error(status: Status, method: str, secret: str = "") -> ApiError:
@@ -312,8 +357,14 @@ def api_error(status: Status, method: str, secret: str = "") -> ApiError:
     )
 
 
-def transport_error(exc: grpc.RpcError, method: str, secret: str = "") -> TransportError:
-    """The TransportError subclass for a failed gRPC call."""
+def transport_error(
+    exc: grpc.RpcError, method: str, secret: str = "", secure: bool | None = None
+) -> TransportError:
+    """The TransportError subclass for a failed gRPC call.
+
+    A TLS / plaintext mismatch gets a hint naming ``secure=``; ``secure`` is the
+    client's setting (``None`` if unknown).
+    """
     code_fn = getattr(exc, "code", None)
     details_fn = getattr(exc, "details", None)
     code = code_fn() if callable(code_fn) else None
@@ -321,4 +372,5 @@ def transport_error(exc: grpc.RpcError, method: str, secret: str = "") -> Transp
         code = grpc.StatusCode.UNKNOWN
     details = details_fn() if callable(details_fn) else ""
     cls = _BY_GRPC.get(code, TransportError)
-    return cls(code, redact(str(details or ""), secret), method)
+    text = redact(str(details or ""), secret)
+    return cls(code, text + _transport_hint(text, secure), method)

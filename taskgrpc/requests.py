@@ -11,10 +11,13 @@ from collections.abc import Iterable, Sequence
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
-from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
+from clarifai_grpc.grpc.api.status import status_pb2
 
-from .builders import _id_list, _require_id, check_task
+from . import _validate as v
+from .builders import check_task
 from .errors import ValidationError
+
+_require_id = v.require_id
 
 __all__ = [
     "ADDITIONAL_FIELDS",
@@ -55,16 +58,12 @@ def user_app_id(user_id: str, app_id: str) -> r.UserAppIDSet:
     )
 
 
-def _fields(additional_fields: Iterable[str]) -> list[str]:
-    fields = list(additional_fields) if not isinstance(additional_fields, str) else None
-    if fields is None:
-        raise ValidationError("additional_fields must be a list of names, not a single string")
+def _fields(additional_fields: Iterable[str] | None) -> list[str]:
+    # service.proto GetTaskRequest / ListTasksRequest.additional_fields: the documented values.
+    fields = v.not_a_string(additional_fields, "additional_fields")
     for f in fields:
         if f not in ADDITIONAL_FIELDS:
-            raise ValidationError(
-                f"additional_fields: unknown field {f!r}; expected some of "
-                + ", ".join(sorted(ADDITIONAL_FIELDS))
-            )
+            raise v.unknown_name("additional field", f, sorted(ADDITIONAL_FIELDS))
     return fields
 
 
@@ -104,49 +103,55 @@ def list_tasks(
     *,
     page: int = 1,
     per_page: int = DEFAULT_PER_PAGE,
-    worker_user_ids: Iterable[str] = (),
-    review_user_ids: Iterable[str] = (),
-    ids: Iterable[str] = (),
+    worker_user_ids: Iterable[str] | None = (),
+    review_user_ids: Iterable[str] | None = (),
+    ids: Iterable[str] | None = (),
     input_source_type: int | str | None = None,
-    input_source_ids: Iterable[str] = (),
-    additional_fields: Iterable[str] = (),
+    input_source_ids: Iterable[str] | None = (),
+    additional_fields: Iterable[str] | None = (),
+    label_order_ids: Iterable[str] | None = (),
+    including_label_order_tasks: bool = False,
+    worker_model_ids: Iterable[str] | None = (),
+    worker_workflow_ids: Iterable[str] | None = (),
 ) -> s.ListTasksRequest:
     """One page of ListTasks. ``page`` is 1-based; ``per_page`` is 1..1000.
 
-    Workers are filtered through the current ``worker_ids`` field (a
-    ``WorkerIDSet`` per user), not the deprecated ``worker_user_ids``.
+    Every filter may be ``None`` or empty (no filter). Workers are filtered
+    through the current ``worker_ids`` field (one ``WorkerIDSet`` per user,
+    model or workflow id), not the deprecated ``worker_user_ids``; a task
+    matches when it has any of them. Tasks of a label order are listed only
+    with ``including_label_order_tasks`` or ``label_order_ids`` (service.proto).
     """
-    if isinstance(page, bool) or not isinstance(page, int) or page < 1:
-        raise ValidationError(f"page must be an integer >= 1, got {page!r}")
-    if isinstance(per_page, bool) or not isinstance(per_page, int):
-        raise ValidationError(f"per_page must be an integer, got {per_page!r}")
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise ValidationError(f"per_page must be between 1 and {MAX_PER_PAGE}, got {per_page}")
+    v.int_in_range(page, "page", 1, v.MAX_UINT32)  # service.proto: page is a uint32, 1-based
+    # The docs give 1000 as the largest page.
+    v.int_in_range(per_page, "per_page", 1, MAX_PER_PAGE)
+    worker_ids = [r.WorkerIDSet(user_id=u) for u in v.id_list(worker_user_ids, "worker_user_ids")]
+    worker_ids += [
+        r.WorkerIDSet(model_id=m) for m in v.id_list(worker_model_ids, "worker_model_ids")
+    ]
+    worker_ids += [
+        r.WorkerIDSet(workflow_id=w) for w in v.id_list(worker_workflow_ids, "worker_workflow_ids")
+    ]
     request = s.ListTasksRequest(
         user_app_id=uaid,
         page=page,
         per_page=per_page,
-        review_user_ids=_id_list(review_user_ids, "review_user_ids"),
-        ids=_id_list(ids, "ids"),
-        input_source_ids=_id_list(input_source_ids, "input_source_ids"),
+        review_user_ids=v.id_list(review_user_ids, "review_user_ids"),
+        ids=v.id_list(ids, "ids"),
+        input_source_ids=v.id_list(input_source_ids, "input_source_ids"),
         additional_fields=_fields(additional_fields),
-        worker_ids=[r.WorkerIDSet(user_id=u) for u in _id_list(worker_user_ids, "worker_user_ids")],
+        label_order_ids=v.id_list(label_order_ids, "label_order_ids"),
+        including_label_order_tasks=bool(including_label_order_tasks),
+        worker_ids=worker_ids,
     )
     if input_source_type is not None:
-        request.input_source_type = _source_type(input_source_type)
+        request.input_source_type = v.enum_number(
+            r.TaskInputSource.TaskInputSourceType,
+            input_source_type,
+            "input_source_type",
+            skip=["INPUT_SOURCE_TYPE_NOT_SET"],
+        )
     return request
-
-
-def _source_type(value: int | str) -> int:
-    enum = r.TaskInputSource.TaskInputSourceType
-    try:
-        number = int(enum.Value(value.upper())) if isinstance(value, str) else int(value)
-    except ValueError:
-        number = -1
-    if isinstance(value, bool) or number not in enum.values() or number == 0:
-        names = ", ".join(n for n in enum.keys() if n != "INPUT_SOURCE_TYPE_NOT_SET")
-        raise ValidationError(f"input_source_type: unknown type {value!r}; expected one of {names}")
-    return number
 
 
 def patch_tasks(
@@ -165,34 +170,28 @@ def patch_tasks(
             raise ValidationError("tasks must not be empty")
         for t in checked:
             _require_id(t.id, "task.id")
+            # service.proto PatchTasksRequest: merge "only supports updating task status".
             if not t.HasField("status") or t.status.code == 0:
                 raise ValidationError(f"task {t.id!r}: merge needs a status code to set")
+            v.task_status(t.status.code)
     else:
         raise ValidationError(f"action must be 'overwrite' or 'merge', got {action!r}")
     return s.PatchTasksRequest(user_app_id=uaid, tasks=checked, action=action)
 
 
 def status_patch(task_id: str, code: int | str) -> r.Task:
-    """The minimal task a ``merge`` sends: its id and a status code (number or name)."""
-    enum = status_code_pb2.StatusCode
-    try:
-        number = int(enum.Value(code)) if isinstance(code, str) else code
-    except ValueError:
-        number = -1
-    if (
-        isinstance(number, bool)
-        or not isinstance(number, int)
-        or number not in enum.values()
-        or not number
-    ):
-        raise ValidationError(f"status code {code!r} is not a known StatusCode")
-    return r.Task(id=_require_id(task_id, "task_id"), status=status_pb2.Status(code=number))
+    """The minimal task a ``merge`` sends: its id and a task status (``TASK_DONE`` or 54002).
+
+    Only the TASK_* task statuses are accepted (see ``_validate.task_status``).
+    """
+    return r.Task(
+        id=_require_id(task_id, "task_id"), status=status_pb2.Status(code=v.task_status(code))
+    )
 
 
 def delete_tasks(uaid: r.UserAppIDSet, ids: Sequence[str]) -> s.DeleteTasksRequest:
     """DeleteTasks for one id or more (repeats are allowed, as the docs show)."""
-    if isinstance(ids, str):
-        raise ValidationError("ids must be a list of task ids, not a single string")
+    ids = v.not_a_string(ids, "ids")
     if not ids:
         raise ValidationError("delete needs at least one task id")
     return s.DeleteTasksRequest(

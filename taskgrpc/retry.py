@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import grpc
 from clarifai_grpc.grpc.api.status import status_code_pb2 as sc
 
+from ._methods import METHODS, Safety
 from .errors import ApiError, TaskgrpcError, TransportError, ValidationError
 
 __all__ = [
@@ -93,26 +94,8 @@ class RetryPolicy:
         return random.uniform(0.0, cap) if self.jitter else cap
 
 
-class Safety(enum.Enum):
-    """How a method may be retried."""
-
-    #: Reads and idempotent writes: retried on every transient failure.
-    IDEMPOTENT = "idempotent"
-    #: PostTasks: retried when the service surely did nothing; after an
-    #: unknown outcome only when every task carries an id (then reconciled).
-    CREATE = "create"
-
-
-#: The per-method table. ``set_status`` (PatchTasks ``merge``) writes the same
-#: status again, and ``overwrite`` the same whole task, so PatchTasks is
-#: idempotent; DeleteTasks ignores ids that are already gone.
-METHOD_RETRY: dict[str, Safety] = {
-    "GetTask": Safety.IDEMPOTENT,
-    "ListTasks": Safety.IDEMPOTENT,
-    "PatchTasks": Safety.IDEMPOTENT,
-    "DeleteTasks": Safety.IDEMPOTENT,
-    "PostTasks": Safety.CREATE,
-}
+#: The retry class of every method, derived from the method table (``_methods``).
+METHOD_RETRY: dict[str, Safety] = {name: row.safety for name, row in METHODS.items()}
 
 #: Body codes that mean the service refused the call before doing anything.
 NOTHING_DONE_CODES = frozenset({sc.CONN_THROTTLED, sc.RPC_REQUEST_QUEUE_FULL})
@@ -161,7 +144,13 @@ class TokenBucket:
 
     :meth:`reserve` never blocks: it takes a token now or books the next free
     one and returns how long the caller must sleep before using it, so sync
-    and async callers share one bucket.
+    and async callers share one bucket. It never goes into debt for a caller
+    that will not use its token: a caller whose wait would reach its
+    ``deadline`` takes nothing, and one that gives up while waiting (a
+    cancel, an interrupt) hands its token back with :meth:`give_back`. So
+    only callers that will send are ever queued, an idle client serves its
+    next call at once, and under any contention about ``rate`` calls a
+    second are served.
     """
 
     def __init__(self, rate: float, burst: float | None = None) -> None:
@@ -173,16 +162,37 @@ class TokenBucket:
         self._stamp = time.monotonic()
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take one token; the seconds to wait before it may be used."""
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def reserve(self, deadline: float | None = None) -> float | None:
+        """Take one token: the seconds to wait before it may be used.
+
+        ``deadline`` is a ``time.monotonic()`` instant (None: none). If the wait
+        would reach it, nothing is taken and the answer is None.
+        """
         with self._lock:
             now = time.monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
+            self._refill(now)
+            wait = 0.0 if self._tokens >= 1.0 else (1.0 - self._tokens) / self.rate
+            if deadline is not None and now + wait >= deadline:
+                return None
             self._tokens -= 1.0
-            if self._tokens >= 0:
-                return 0.0
-            return -self._tokens / self.rate
+            return wait
+
+    def give_back(self) -> None:
+        """Return a reserved token that will not be used (its caller gave up waiting)."""
+        with self._lock:
+            self._refill(time.monotonic())
+            self._tokens = min(self.burst, self._tokens + 1.0)
+
+    @property
+    def level(self) -> float:
+        """Tokens saved now; below zero, minus the tokens booked by callers still waiting."""
+        with self._lock:
+            self._refill(time.monotonic())
+            return self._tokens
 
     def reset_lock(self) -> None:
         """A fresh lock (in a forked child, where the old one may be held forever)."""

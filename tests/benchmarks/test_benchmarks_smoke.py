@@ -29,6 +29,8 @@ def test_quick_benchmark_run_writes_a_full_table(tmp_path: Path) -> None:
         "naive loop vs create_many (async)",
         "async 64 in flight vs sync sequential",
         "tasks: peak traced memory",
+        "annotations (1000/page): time",
+        "annotations: peak traced memory",
         "import: `import taskgrpc`",
     ):
         rows = [line for line in text.splitlines() if line.startswith("|") and name in line]

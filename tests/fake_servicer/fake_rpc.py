@@ -12,7 +12,7 @@ from typing import Any, NoReturn, cast
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2
-from clarifai_grpc.grpc.api.status import status_pb2
+from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
 USER = "u1"
 APP = "a1"
@@ -25,6 +25,23 @@ _METHODS: dict[str, tuple[Any, Any]] = {
     "PatchTasks": (service_pb2.PatchTasksRequest, service_pb2.MultiTaskResponse),
     "DeleteTasks": (service_pb2.DeleteTasksRequest, status_pb2.BaseResponse),
     "ListModels": (service_pb2.ListModelsRequest, service_pb2.MultiModelResponse),
+    "PutTaskAssignments": (
+        service_pb2.PutTaskAssignmentsRequest,
+        service_pb2.MultiTaskAssignmentResponse,
+    ),
+    "ListNextTaskAssignments": (
+        service_pb2.ListNextTaskAssignmentsRequest,
+        service_pb2.MultiInputResponse,
+    ),
+    "PostAnnotations": (service_pb2.PostAnnotationsRequest, service_pb2.MultiAnnotationResponse),
+    "ListAnnotations": (service_pb2.ListAnnotationsRequest, service_pb2.MultiAnnotationResponse),
+    "PatchAnnotations": (service_pb2.PatchAnnotationsRequest, service_pb2.MultiAnnotationResponse),
+    "DeleteAnnotations": (service_pb2.DeleteAnnotationsRequest, status_pb2.BaseResponse),
+    "GetTaskInputCount": (service_pb2.GetTaskCountRequest, service_pb2.SingleTaskCountResponse),
+    "GetTaskAnnotationCount": (
+        service_pb2.GetTaskCountRequest,
+        service_pb2.SingleTaskCountResponse,
+    ),
 }
 
 
@@ -102,6 +119,12 @@ class Rpc:
         request = service_pb2.DeleteTasksRequest(user_app_id=user_app(user, app), ids=list(ids))
         return self.call("DeleteTasks", request, **kw)
 
+    def request(self, method: str, pat: str | None = "", **fields: Any) -> Any:
+        """Call ``method`` with a request of ``fields`` on the default app (``user_app_id``)."""
+        request_type = _METHODS[method][0]
+        fields.setdefault("user_app_id", user_app())
+        return self.call(method, request_type(**fields), pat=pat)
+
 
 class Aborted(Exception):
     """Raised by :class:`FakeContext.abort`."""
@@ -134,3 +157,9 @@ def ctx(pat: str | None = PAT) -> grpc.ServicerContext:
 
 def ids_of(response: Any) -> list[str]:
     return [task.id for task in response.tasks]
+
+
+def ok(response: Any) -> Any:
+    """Assert the body status is SUCCESS and return the response."""
+    assert response.status.code == status_code_pb2.SUCCESS, response.status
+    return response

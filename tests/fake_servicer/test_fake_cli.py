@@ -10,8 +10,9 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+from clarifai_grpc.grpc.api import service_pb2
 from clarifai_grpc.grpc.api.status import status_code_pb2
-from fake_rpc import Rpc, ids_of, make_task
+from fake_rpc import Rpc, ids_of, make_task, user_app
 
 from fake_servicer import serve
 from fake_servicer.cli import build_parser, main, parse_faults
@@ -152,3 +153,77 @@ def test_port_in_use_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
     captured = capsys.readouterr()
     assert captured.out == ""
     assert f"could not bind 127.0.0.1:{holder.port}" in captured.err
+
+
+def test_seed_inputs_and_users(launch: list[subprocess.Popen[str]]) -> None:
+    _, target = start(
+        launch,
+        "--seed-inputs",
+        "12",
+        "--user-id",
+        "u1",
+        "--app-id",
+        "a1",
+        "--dataset-id",
+        "ds",
+        "--user",
+        "pat-l1=l1",
+        "--pat",
+        "owner",
+        "--auto-done",
+    )
+    task = make_task("t1")
+    task.worker.strategy = task.worker.DYNAMIC
+    task.worker.workers.add().user.id = "l1"
+    task.input_source.type = task.input_source.DATASET
+    task.input_source.id = "ds"
+    with Rpc(target, pat="owner") as client:
+        assert client.post(task).status.code == status_code_pb2.SUCCESS
+        request = service_pb2.PutTaskAssignmentsRequest(
+            user_app_id=user_app(), task_id="t1", action=service_pb2.LABEL_START
+        )
+        batch = client.call("PutTaskAssignments", request, pat="pat-l1").task_assignments
+        assert [a.input.id for a in batch] == [f"input-{n:06d}" for n in range(1, 11)]
+        assert {a.worker.user.id for a in batch} == {"l1"}
+        assert list(batch[0].input.dataset_ids) == ["ds"]
+        refused = client.call("PutTaskAssignments", request, pat="someone")
+        assert refused.status.code == status_code_pb2.CONN_KEY_INVALID
+        for _ in range(2):
+            submit = service_pb2.PutTaskAssignmentsRequest(
+                user_app_id=user_app(),
+                task_id="t1",
+                action=service_pb2.LABEL_SUBMIT,
+                label_submit_config=service_pb2.LabelSubmitConfig(task_assignments=batch),
+            )
+            assert client.call("PutTaskAssignments", submit, pat="pat-l1").status.code == (
+                status_code_pb2.SUCCESS
+            )
+            batch = client.call("PutTaskAssignments", request, pat="pat-l1").task_assignments
+        assert list(batch) == []
+        get = service_pb2.GetTaskRequest(user_app_id=user_app(), task_id="t1")
+        task_status = client.call("GetTask", get).task.status.code
+        assert task_status == status_code_pb2.TASK_DONE  # --auto-done
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--seed-inputs", "3"],
+        ["--seed-inputs", "3", "--user-id", "u"],
+        ["--seed-inputs", "-1", "--user-id", "u", "--app-id", "a"],
+        ["--seed-inputs", "x", "--user-id", "u", "--app-id", "a"],
+        ["--dataset-id", "ds"],
+        ["--user", "no-equals"],
+        ["--user", "=u"],
+    ],
+)
+def test_bad_lifecycle_args_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["--port", "0", *args])
+    assert raised.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_auto_done_flag_defaults_off() -> None:
+    assert build_parser().parse_args(["--port", "0", "--auto-done"]).auto_done is True
+    assert build_parser().parse_args(["--port", "0"]).auto_done is False

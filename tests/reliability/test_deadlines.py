@@ -5,6 +5,8 @@ The only timed assertions of the suite are here: the call ends within ``timeout 
 
 from __future__ import annotations
 
+import asyncio
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -213,3 +215,28 @@ def test_rate_limit_wait_counts_against_the_deadline(
         with stopwatch() as elapsed, pytest.raises(taskgrpc.DeadlineExceededError):
             c.get(task_id, timeout=TIMEOUT)
     assert elapsed() <= TIMEOUT + SLACK, f"waited {elapsed():.3f} s for a token"
+
+
+# --- timeouts too large for gRPC's deadline arithmetic -------------------------------------
+
+
+@pytest.mark.parametrize("huge", [math.inf, 1e10, 1e300], ids=["inf", "1e10", "1e300"])
+def test_a_huge_timeout_means_no_deadline(
+    server: FakeServer, servicer: FakeV2Servicer, huge: float
+) -> None:
+    """inf or >= 1e10 (client-wide or per call) means no deadline: the calls succeed, and
+    none is sent with a deadline."""
+    task_id = seeded(servicer, "huge")
+    with client(server, "huge", timeout=huge) as c:
+        assert c.get(task_id).id == task_id
+        assert len(c.create_many([task("a"), task("b")])) == 2
+    with client(server, "huge") as c:
+        assert c.get(task_id, timeout=huge).id == task_id
+        assert c.create(task("c"), timeout=huge).name == "c"
+
+    async def run_async() -> None:
+        async with aclient(server, "huge", timeout=huge) as ac:
+            assert (await ac.get(task_id)).id == task_id
+            assert (await ac.get(task_id, timeout=huge)).id == task_id
+
+    asyncio.run(run_async())

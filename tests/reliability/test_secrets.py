@@ -172,7 +172,7 @@ def test_the_pat_is_in_no_log_record_repr_or_exception_text(capture: Capture) ->
     run.expect(taskgrpc.UnavailableError, lambda: c.get("x", retry=None, timeout=2))
     c.close()
     wrong.close()
-    run.expect(taskgrpc.TaskgrpcError, lambda: c.get("x"))
+    run.expect(taskgrpc.NotSentError, lambda: c.get("x"))
 
     texts += run.texts() + capture.texts()
     assert_no_secret(texts, PAT, WRONG_PAT)
@@ -187,7 +187,7 @@ def test_the_pat_is_in_no_log_record_repr_or_exception_text(capture: Capture) ->
         "ThrottledError",
         "UnavailableError",
         "DeadlineExceededError",
-        "TaskgrpcError",
+        "NotSentError",
     }, kinds
     assert len(capture.taskgrpc(logging.DEBUG)) > 50
     assert len(capture.taskgrpc(logging.INFO)) > 5

@@ -7,8 +7,11 @@ the client's own sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +19,7 @@ import pytest
 from relsupport import (
     FAST,
     USER,
+    aclient,
     arrival_times,
     client,
     gaps,
@@ -241,3 +245,109 @@ def test_max_rps_paces_every_thread_sharing_the_client(
     span = times[-1] - times[0]
     print(f"\n[max_rps={rate}] {calls} calls from {threads} threads in {span:.3f} s")
     assert span >= (calls - burst_allowed - 1) / rate, span
+
+
+# --- the limiter never goes into debt ---------------------------------------------------------
+
+
+@pytest.mark.timing
+def test_async_bursts_never_lock_the_limiter_up(
+    server: FakeServer, servicer: FakeV2Servicer
+) -> None:
+    """max_rps=50, timeout=2, two bursts of 300 gets: each burst is served at about the
+    rate within the deadline (callers that cannot be served in time take no token), and
+    the bucket is never left in debt."""
+    [task_id] = servicer.put_tasks(USER, "burst", [task("seeded")])
+
+    async def burst(c: taskgrpc.AsyncTaskClient) -> tuple[int, int]:
+        outcomes = await asyncio.gather(
+            *(c.get(task_id) for _ in range(300)), return_exceptions=True
+        )
+        refused = [o for o in outcomes if isinstance(o, BaseException)]
+        assert all(isinstance(o, taskgrpc.DeadlineExceededError) for o in refused)
+        return len(outcomes) - len(refused), len(refused)
+
+    async def go() -> list[tuple[int, int, float]]:
+        async with aclient(server, "burst", max_rps=50, timeout=2) as c:
+            assert c._limiter is not None
+            out = []
+            for _ in range(2):
+                served, refused = await burst(c)
+                out.append((served, refused, c._limiter.level))
+            return out
+
+    results = asyncio.run(go())
+    print(f"\n[async bursts] (served, refused, bucket level) = {results}")
+    for served, _, level in results:
+        assert 50 <= served <= 2 * 50 + 5 + 10
+        assert level > -2
+
+
+@pytest.mark.timing
+def test_threads_under_contention_keep_being_served_and_an_idle_client_serves_at_once(
+    server: FakeServer, servicer: FakeV2Servicer
+) -> None:
+    """32 threads at max_rps=15, timeout=1 for 3 s: about 15 calls a second are served
+    throughout; afterwards the bucket is not in debt and an idle client serves at once."""
+    [task_id] = servicer.put_tasks(USER, "contention", [task("seeded")])
+    rate, seconds = 15, 3.0
+    served = Counter[str]()
+    lock = threading.Lock()
+    with client(server, "contention", max_rps=rate, timeout=1) as c:
+        end = time.monotonic() + seconds
+
+        def worker() -> None:
+            while time.monotonic() < end:
+                try:
+                    c.get(task_id)
+                    kind = "served"
+                except taskgrpc.DeadlineExceededError:
+                    kind = "refused"  # retried at once: the refusal itself must not spin
+                with lock:
+                    served[kind] += 1
+
+        pool = [threading.Thread(target=worker) for _ in range(32)]
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join(30)
+        assert c._limiter is not None
+        level = c._limiter.level
+        time.sleep(0.2)
+        start = time.monotonic()
+        c.get(task_id, timeout=0.5)
+        idle_call = time.monotonic() - start
+    print(f"\n[32 threads, max_rps=15] {dict(served)} level={level:.2f} idle call={idle_call:.3f}s")
+    assert served["served"] >= 0.6 * rate * seconds
+    assert served["served"] <= rate * (seconds + 1) + 2
+    assert level > -2
+    assert idle_call < 0.2
+
+
+@pytest.mark.timing
+def test_cancelled_waiters_give_their_tokens_back(
+    server: FakeServer, servicer: FakeV2Servicer
+) -> None:
+    """40 gets queue on a max_rps=4 client with no deadline (about 10 s of tokens booked);
+    cancelled, they give the tokens back, so the next call is served at once."""
+    [task_id] = servicer.put_tasks(USER, "giveback", [task("seeded")])
+
+    async def go() -> tuple[float, float]:
+        async with aclient(server, "giveback", max_rps=4, timeout=None) as c:
+            waiting = [asyncio.ensure_future(c.get(task_id)) for _ in range(40)]
+            await asyncio.sleep(0.2)
+            for w in waiting:
+                w.cancel()
+            await asyncio.gather(*waiting, return_exceptions=True)
+            await asyncio.sleep(0.3)
+            assert c._limiter is not None
+            level = c._limiter.level
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            await c.get(task_id, timeout=1.0)
+            return level, loop.time() - start
+
+    level, elapsed = asyncio.run(go())
+    print(f"\n[cancelled waiters] level={level:.2f} next call={elapsed:.3f}s")
+    assert level > -1
+    assert elapsed < 0.5

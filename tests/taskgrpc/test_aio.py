@@ -117,13 +117,14 @@ async def test_partial_failure_gives_bulk_error_with_exact_results(aclient, serv
     with pytest.raises(taskgrpc.BulkError) as info:
         await aclient.create_many(tasks, batch_size=2, concurrency=3)
     err = info.value
-    assert sorted(err.errors) == [2, 3]
-    assert all(isinstance(err.errors[i], taskgrpc.ConflictError) for i in (2, 3))
-    assert [r is None for r in err.results] == [False, False, True, True, False, False]
-    assert [t.id for t in err.succeeded] == ["x0", "x1", "x4", "x5"]
-    assert [t.id for t in err.failed_items] == ["x2", "x3"]
+    # the refused batch [x2, x3] is narrowed down: only the foreign id fails
+    assert sorted(err.errors) == [3]
+    assert isinstance(err.errors[3], taskgrpc.ConflictError)
+    assert [r is None for r in err.results] == [False, False, False, True, False, False]
+    assert [t.id for t in err.succeeded] == ["x0", "x1", "x2", "x4", "x5"]
+    assert [t.id for t in err.failed_items] == ["x3"]
     on_server = stored_by_id(server)
-    assert set(on_server) == {"x0", "x1", "x3", "x4", "x5"}
+    assert set(on_server) == {"x0", "x1", "x2", "x3", "x4", "x5"}
     assert on_server["x3"].name == "already here"
 
 

@@ -24,6 +24,7 @@ from taskgrpc import (
     partitioned_evenly,
     saved_search,
 )
+from taskgrpc.builders import lint
 
 T = r.Task
 TW = r.TaskWorker
@@ -71,9 +72,12 @@ def test_dynamic():
     assert dynamic(["a", "b"]) == TW(strategy=TW.DYNAMIC, workers=users("a", "b"))
 
 
-def test_dynamic_needs_a_worker():
-    with refused("worker"):
-        dynamic([])
+def test_dynamic_without_workers_is_legal_and_linted():
+    # Never stricter than the service: no proto comment or docs page requires a worker.
+    worker = dynamic([])
+    assert worker == TW(strategy=TW.DYNAMIC)
+    task = build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], workers=worker)
+    assert any("DYNAMIC strategy without workers" in w for w in lint(task))
 
 
 def test_partitioned_weighted():
@@ -170,21 +174,42 @@ def test_consensus():
     assert not got.user_ids
 
 
-@pytest.mark.parametrize("reviewers", [-1, 1, 2])
+@pytest.mark.parametrize("reviewers", [-1, 0, 1])
 def test_consensus_reviewers_threshold(reviewers):
     got = consensus(["r1", "r2"], approval_threshold=1, reviewers_threshold=reviewers)
     assert got.consensus_strategy_info.approval_threshold_reviewers == reviewers
     assert got.consensus_strategy_info.approval_threshold_labelers == 1
 
 
-def test_consensus_reviewers_threshold_above_reviewers():
+@pytest.mark.parametrize("bad", [2, 3, -2, True, 1.0, "1"])
+def test_consensus_reviewers_threshold_only_0_1_minus_1(bad):
+    # resources.proto approval_threshold_reviewers: "the only allowed values are 0, 1, -1".
     with refused("reviewers_threshold"):
-        consensus(["r1", "r2"], approval_threshold=1, reviewers_threshold=3)
+        consensus(["r1", "r2", "r3"], approval_threshold=1, reviewers_threshold=bad)
 
 
-def test_manual_review_needs_a_reviewer():
-    with refused("review"):
-        manual_review([])
+@pytest.mark.parametrize("bad", [2, 5, -2])
+def test_check_task_refuses_other_reviewers_thresholds(bad):
+    task = simple_hand_task()
+    task.review.CopyFrom(consensus(["r1", "r2"], approval_threshold=1))
+    task.review.consensus_strategy_info.approval_threshold_reviewers = bad
+    with refused("approval_threshold_reviewers"):
+        check_task(task)
+
+
+def test_manual_review_without_reviewers_is_legal_and_linted():
+    review = manual_review([])
+    assert review == REV(strategy=REV.MANUAL)
+    task = build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], review=review)
+    assert any("MANUAL review without reviewers" in w for w in lint(task))
+
+
+def test_manual_review_sample_percentage():
+    review = manual_review(["r"], sample_percentage=0.5)
+    assert review.manual_strategy_info.sample_percentage == 0.5
+    for bad in (-0.1, 1.5, math.nan, "0.5"):
+        with refused("sample_percentage"):
+            manual_review(["r"], sample_percentage=bad)
 
 
 # --- build_task --------------------------------------------------------------------------
@@ -257,9 +282,10 @@ def test_auto_annotation_task_may_leave_type_unset(type_, worker):
 
 @pytest.mark.parametrize("type_", ["TYPE_NOT_SET", 0])
 @pytest.mark.parametrize("workers", [None, full(["a"]), dynamic(["a"])])
-def test_type_not_set_refused_for_human_workers(type_, workers):
-    with refused("type"):
-        build_task(type_, concepts=["cat"], workers=workers)
+def test_type_not_set_for_human_workers_is_only_linted(type_, workers):
+    # No proto comment requires a type for a human task: a warning, never a refusal.
+    task = build_task(type_, concepts=["cat"], workers=workers)
+    assert any("TYPE_NOT_SET" in w for w in lint(task))
 
 
 @pytest.mark.parametrize("bad", ["CLASSIFY", "", "concept_classification", 99, -1, 1.0, None])
@@ -274,15 +300,16 @@ def test_validation_error_is_a_value_error():
     assert issubclass(ValidationError, taskgrpc.TaskgrpcError)
 
 
-@pytest.mark.parametrize("bad", [[], (), ["cat", ""], [""], ["  "], [5], [None], "cat"])
+@pytest.mark.parametrize("bad", [["cat", ""], [""], ["  "], [5], [None], "cat"])
 def test_bad_concepts(bad):
     with refused("concepts"):
         build_task("CONCEPTS_CLASSIFICATION", concepts=bad)
 
 
-def test_duplicate_concepts():
-    with refused("concepts"):
-        build_task("CONCEPTS_CLASSIFICATION", concepts=["cat", "cat"])
+@pytest.mark.parametrize("concepts", [[], ["cat", "cat"]])
+def test_no_or_duplicate_concepts_are_linted(concepts):
+    task = build_task("CONCEPTS_CLASSIFICATION", concepts=concepts)
+    assert any("concept" in w for w in lint(task))
 
 
 def test_negative_sample_ms():
@@ -372,9 +399,9 @@ def test_workers_per_input_in_range(wpi):
         lambda: partitioned_evenly(["a", "a"]),
     ],
 )
-def test_duplicate_worker_ids(make):
-    with refused("worker.*'a'|'a'.*worker"):
-        make()
+def test_duplicate_worker_ids_are_linted(make):
+    task = build_task("CONCEPTS_CLASSIFICATION", concepts=["c"], workers=make())
+    assert any("duplicate worker id(s): a" in w for w in lint(task))
 
 
 @pytest.mark.parametrize("bad", [[""], ["a", " "], [3]])
@@ -401,20 +428,28 @@ def test_empty_source_id(make, bad):
 # --- consensus thresholds --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad", [0, -1])
-def test_consensus_threshold_below_one(bad):
+def test_consensus_threshold_negative():
     with refused("approval_threshold"):
-        consensus(["r1"], approval_threshold=bad)
+        consensus(["r1"], approval_threshold=-1)
 
 
-def test_consensus_threshold_above_workers_per_input():
-    with refused("approval_threshold.*workers_per_input"):
-        build_task(
-            "CONCEPTS_CLASSIFICATION",
-            concepts=["cat"],
-            workers=partitioned_evenly(["a", "b", "c"], workers_per_input=2),
-            review=consensus(["r1"], approval_threshold=3),
-        )
+def test_consensus_threshold_zero_disables_consensus_and_is_linted():
+    # resources.proto approval_threshold_labelers: "When 0, labelers consensus is disabled."
+    task = build_task(
+        "CONCEPTS_CLASSIFICATION", concepts=["c"], review=consensus(["r"], approval_threshold=0)
+    )
+    assert any("disabled" in w for w in lint(task))
+
+
+def test_consensus_threshold_above_workers_per_input_is_legal_and_linted():
+    # resources.proto: when fewer labelers agree, "the input will be reviewed by reviewers".
+    task = build_task(
+        "CONCEPTS_CLASSIFICATION",
+        concepts=["cat"],
+        workers=partitioned_evenly(["a", "b", "c"], workers_per_input=2),
+        review=consensus(["r1"], approval_threshold=3),
+    )
+    assert any("workers_per_input" in w for w in lint(task))
 
 
 def test_consensus_threshold_equal_to_workers_per_input_is_fine():
@@ -427,11 +462,10 @@ def test_consensus_threshold_equal_to_workers_per_input_is_fine():
     assert task.review.consensus_strategy_info.approval_threshold_labelers == 2
 
 
-def test_duplicate_reviewer_ids():
-    with refused("review"):
-        manual_review(["r1", "r1"])
-    with refused("review"):
-        consensus(["r1", "r1"], approval_threshold=1)
+def test_duplicate_reviewer_ids_are_linted():
+    for review in (manual_review(["r1", "r1"]), consensus(["r1", "r1"], approval_threshold=1)):
+        task = build_task("CONCEPTS_CLASSIFICATION", concepts=["c"], review=review)
+        assert any("duplicate reviewer" in w for w in lint(task))
 
 
 # --- check_task on hand-built tasks ------------------------------------------------------------
@@ -498,8 +532,8 @@ def test_check_task_refuses_a_non_task():
 def test_check_task_duplicate_across_current_and_deprecated_worker_fields():
     task = simple_hand_task()
     task.worker.CopyFrom(TW(strategy=TW.FULL, workers=users("a"), user_ids=["a"]))
-    with refused("'a'"):
-        check_task(task)
+    check_task(task)
+    assert any("duplicate worker id(s): a" in w for w in lint(task))
 
 
 def test_check_task_impossible_deprecated_weights():
@@ -514,8 +548,8 @@ def test_check_task_impossible_deprecated_weights():
 def test_check_task_partitioned_without_strategy_info():
     task = simple_hand_task()
     task.worker.CopyFrom(TW(strategy=TW.PARTITIONED, workers=users("a")))
-    with refused("partitioned_strategy_info"):
-        check_task(task)
+    check_task(task)
+    assert any("partitioned_strategy_info" in w for w in lint(task))
 
 
 def test_check_task_consensus_deprecated_threshold_above_full_workers():
@@ -528,15 +562,15 @@ def test_check_task_consensus_deprecated_threshold_above_full_workers():
             consensus_strategy_info=r.TaskReviewConsensusStrategyInfo(approval_threshold=3),
         )
     )
-    with refused("approval_threshold"):
-        check_task(task)
+    check_task(task)
+    assert any("FULL workers" in w for w in lint(task))
 
 
 def test_check_task_consensus_without_threshold():
     task = simple_hand_task()
     task.review.CopyFrom(REV(strategy=REV.CONSENSUS, users=[r.User(id="r")]))
-    with refused("approval_threshold"):
-        check_task(task)
+    check_task(task)
+    assert any("disabled" in w for w in lint(task))
 
 
 def test_check_task_source_without_id():
@@ -556,8 +590,8 @@ def test_check_task_empty_concept_id():
 def test_check_task_without_concepts():
     task = simple_hand_task()
     del task.concepts[:]
-    with refused("concepts"):
-        check_task(task)
+    check_task(task)
+    assert "the task names no concept" in lint(task)
 
 
 def simple_hand_task() -> r.Task:
@@ -568,4 +602,3 @@ def simple_hand_task() -> r.Task:
         input_source=SRC(type=SRC.ALL_INPUTS),
         review=REV(strategy=REV.NONE),
     )
-

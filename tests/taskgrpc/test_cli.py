@@ -72,6 +72,18 @@ def task_json(
     return task
 
 
+def invalid_json(name: str) -> dict[str, Any]:
+    """A task breaking a documented rule: approval_threshold_reviewers takes 0, 1 or -1 only."""
+    review = {
+        "strategy": "CONSENSUS",
+        "consensus_strategy_info": {
+            "approval_threshold_labelers": 1,
+            "approval_threshold_reviewers": 2,
+        },
+    }
+    return {**task_json(name), "review": review}
+
+
 def jsonl(items: Sequence[Any]) -> str:
     return "".join((x if isinstance(x, str) else json.dumps(x)) + "\n" for x in items)
 
@@ -376,7 +388,7 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
         json.dumps(task_json("good1")),
         '{"type": "CONCEPTS_CLASSIFICATION", "name": ',  # not JSON
         json.dumps({**task_json("bad-field"), "colour": "red"}),  # unknown field
-        json.dumps({k: v for k, v in task_json("no-concepts").items() if k != "concepts"}),
+        json.dumps(invalid_json("bad-reviewers")),
         json.dumps(task_json("good2", "dog")),
         "[1, 2]",  # not an object
     ]
@@ -389,12 +401,14 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
     for number in (1, 5):
         assert f"batch.jsonl:{number}:" not in result.err
     assert "colour" in result.err  # the unknown field is named
-    assert re.search(r"batch\.jsonl:4:.*concept", result.err), "the rule broken is named"
+    assert re.search(r"batch\.jsonl:4:.*approval_threshold_reviewers", result.err), (
+        "the rule broken is named"
+    )
     assert cli.stored_names() == ["good1", "good2"]
 
 
 def test_bad_item_of_a_json_array_is_reported_with_its_position(cli: Cli) -> None:
-    items = [task_json("ok"), {"type": "CONCEPTS_CLASSIFICATION", "name": "no-concepts"}]
+    items = [task_json("ok"), invalid_json("bad-reviewers")]
     result = cli("create", "--file", cli.write("arr.json", json.dumps(items)))
     assert result.code == 1, str(result)
     assert "arr.json:2:" in result.err
@@ -403,7 +417,7 @@ def test_bad_item_of_a_json_array_is_reported_with_its_position(cli: Cli) -> Non
 
 
 def test_bad_line_on_stdin_is_reported_as_stdin(cli: Cli) -> None:
-    result = cli("create", "--file", "-", stdin=jsonl([task_json("ok"), {"name": "x"}]))
+    result = cli("create", "--file", "-", stdin=jsonl([task_json("ok"), invalid_json("x")]))
     assert result.code == 1, str(result)
     assert "<stdin>:2:" in result.err
     assert_clean_error(result)
@@ -431,7 +445,7 @@ def test_a_file_that_is_not_utf8_is_an_error_without_traceback(cli: Cli) -> None
 
 
 def test_failures_file_holds_bad_lines_and_reruns_after_a_fix(cli: Cli) -> None:
-    bad = {k: v for k, v in task_json("fixme").items() if k != "concepts"}
+    bad = invalid_json("fixme")
     path = cli.write("t.jsonl", [task_json("ok1"), bad, task_json("ok2", "dog")])
     failures = cli.tmp / "failed.jsonl"
     result = cli("create", "--file", path, "--failures", str(failures))
@@ -441,8 +455,7 @@ def test_failures_file_holds_bad_lines_and_reruns_after_a_fix(cli: Cli) -> None:
     assert cli.stored_names() == ["ok1", "ok2"]
 
     fixed = [
-        {**json.loads(x), "concepts": [{"concept": {"id": "cat"}}]}
-        for x in failures.read_text().splitlines()
+        {**json.loads(x), "review": {"strategy": "NONE"}} for x in failures.read_text().splitlines()
     ]
     failures.write_text(jsonl(fixed))
     again = cli("create", "--file", str(failures), "--failures", str(cli.tmp / "f2.jsonl"))
@@ -576,7 +589,7 @@ def test_unreachable_server_is_an_error_without_traceback(cli: Cli) -> None:
 
 
 def test_unwritable_failures_path_is_a_usage_error(cli: Cli) -> None:
-    path = cli.write("t.jsonl", [task_json("ok"), {"name": "bad"}])
+    path = cli.write("t.jsonl", [task_json("ok"), invalid_json("bad")])
     result = cli("create", "--file", path, "--failures", str(cli.tmp / "no-such-dir" / "f.jsonl"))
     assert result.code == 2, str(result)
     assert_clean_error(result)
@@ -585,7 +598,7 @@ def test_unwritable_failures_path_is_a_usage_error(cli: Cli) -> None:
 
 
 def test_failures_default_to_stderr_as_json_lines(cli: Cli) -> None:
-    bad = {"type": "CONCEPTS_CLASSIFICATION", "name": "to-stderr"}
+    bad = invalid_json("to-stderr")
     result = cli("create", "--file", cli.write("t.jsonl", [bad]))
     assert result.code == 1, str(result)
     assert bad in [json.loads(x) for x in result.err.splitlines() if x.startswith("{")]
@@ -616,7 +629,7 @@ def test_dry_run_create_prints_requests_and_sends_nothing(local_fake: tuple[Any,
 
 def test_dry_run_create_still_reports_bad_lines(local_fake: tuple[Any, Cli]) -> None:
     server, cli = local_fake
-    path = cli.write("t.jsonl", [task_json("ok"), {"name": "bad"}])
+    path = cli.write("t.jsonl", [task_json("ok"), invalid_json("bad")])
     result = cli("create", "--file", path, "--dry-run")
     assert result.code == 1, str(result)
     assert "t.jsonl:2:" in result.err

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import multiprocessing
+import os
 import subprocess
 import sys
 import threading
@@ -561,20 +563,20 @@ def test_create_many_partial_failure(client, server):
     err = info.value
     assert err.operation == "create_many"
     assert err.items == tasks
-    assert sorted(err.errors) == [2, 3]
-    assert all(type(err.errors[i]) is taskgrpc.ConflictError for i in (2, 3))
+    # the refused batch [x2, x3] is narrowed down: only the foreign id fails
+    assert sorted(err.errors) == [3]
+    assert type(err.errors[3]) is taskgrpc.ConflictError
     assert [t.id if t is not None else None for t in err.results] == [
         "x0",
         "x1",
-        None,
+        "x2",
         None,
         "x4",
         "x5",
     ]
-    assert ids(err.succeeded) == ["x0", "x1", "x4", "x5"]
-    assert err.failed_items == tasks[2:4]
-    # the other batches were created; the failed batch created nothing (all or nothing)
-    assert sorted(ids(server.servicer.tasks(USER, APP))) == ["x0", "x1", "x3", "x4", "x5"]
+    assert ids(err.succeeded) == ["x0", "x1", "x2", "x4", "x5"]
+    assert err.failed_items == tasks[3:4]
+    assert sorted(ids(server.servicer.tasks(USER, APP))) == ["x0", "x1", "x2", "x3", "x4", "x5"]
     assert client.get("x3").name == "already here"
 
 
@@ -611,8 +613,7 @@ def test_create_many_progress_sequential(client):
 
 
 def test_create_many_validates_everything_first(client, server):
-    bad = build_task(CC, concepts=["c"])
-    bad.type = r.Task.TYPE_NOT_SET
+    bad = reviewers_two()
     good = [build_task(CC, concepts=["c"]) for _ in range(3)]
     with pytest.raises(ValidationError, match=r"tasks\[3\]"):
         client.create_many([*good, bad], batch_size=1)
@@ -648,11 +649,12 @@ def test_update_many_partial_failure(client, server):
     with pytest.raises(taskgrpc.BulkError) as info:
         client.update_many(batch, batch_size=2, concurrency=1)
     err = info.value
-    assert sorted(err.errors) == [2, 3]
-    assert all(type(err.errors[i]) is taskgrpc.NotFoundError for i in (2, 3))
-    assert ids(err.succeeded) == ids(made[:2])
+    # the refused batch [made[2], ghost] is narrowed down: only the missing task fails
+    assert sorted(err.errors) == [3]
+    assert type(err.errors[3]) is taskgrpc.NotFoundError
+    assert ids(err.succeeded) == ids(made[:3])
     names = {t.id: t.name for t in server.servicer.tasks(USER, APP)}
-    assert [names[t.id] for t in made] == ["new", "new", "old", "old"]
+    assert [names[t.id] for t in made] == ["new", "new", "new", "old"]
 
 
 def test_delete_many(client, server):
@@ -672,9 +674,11 @@ def test_delete_many(client, server):
 # --- validation at the client: nothing is sent -------------------------------------------------
 
 
-def typeless():
-    task = build_task(CC, concepts=["c"])
-    task.type = r.Task.TYPE_NOT_SET
+def reviewers_two(task_id: str = ""):
+    """A task breaking a documented rule: approval_threshold_reviewers takes 0, 1 or -1."""
+    task = build_task(CC, concepts=["c"], review=consensus(["r"], approval_threshold=1))
+    task.review.consensus_strategy_info.approval_threshold_reviewers = 2
+    task.id = task_id
     return task
 
 
@@ -698,12 +702,14 @@ INVALID = {
         "batch_size",
     ),
     "delete_many_batch_0": (lambda c: c.delete_many(["t1"], batch_size=0), "batch_size"),
-    "create_without_type": (lambda c: c.create(typeless()), "type"),
-    "create_without_type_no_id": (lambda c: c.create(typeless(), assign_id=False), "type"),
-    "update_without_type": (
-        lambda c: c.update(simple_task("t1", type=r.Task.TYPE_NOT_SET)),
-        "type",
+    "create_reviewers_two": (lambda c: c.create(reviewers_two()), "reviewers"),
+    "create_reviewers_two_no_id": (
+        lambda c: c.create(reviewers_two(), assign_id=False),
+        "reviewers",
     ),
+    "update_reviewers_two": (lambda c: c.update(reviewers_two("t1")), "reviewers"),
+    "set_status_not_a_task_status": (lambda c: c.set_status("t1", "SUCCESS"), "task status"),
+    "list_single_string_ids": (lambda c: c.list(ids="t1"), "ids"),
     "create_not_a_task": (lambda c: c.create(r.TaskWorker()), "Task"),
     "bad_timeout": (lambda c: c.get("t1", timeout=0), "timeout"),
     "bad_retry": (lambda c: c.get("t1", retry=3), "retry"),
@@ -1074,3 +1080,47 @@ def test_an_unexpected_error_in_one_batch_still_returns_the_others(client, serve
     assert [t.name for t in err.succeeded] == ["u0", "u1", "u4", "u5"]
     assert all(len(t.id) == 32 for t in err.failed_items)  # the ids they were sent with
     assert len(server.servicer.tasks(USER, APP)) == 4
+
+
+# --- one bulk pool per client ------------------------------------------------------------------
+
+
+def test_bulk_calls_share_the_clients_one_pool_and_close_shuts_it_down(make_client, server):
+    c = make_client()
+    c.create_many([build_task(CC, concepts=["c"], name=f"a{i}") for i in range(10)], batch_size=2)
+    pool = c._pool
+    assert pool is not None
+    c.update_many(c.create_many([build_task(CC, concepts=["c"], name="b")] * 6, batch_size=2))
+    assert c._pool is pool
+    c.close()
+    assert c._pool is None and pool._shutdown
+    assert len(server.servicer.tasks(USER, APP)) == 16
+
+
+def _bulk_in_a_forked_child(client, parent_pool, queue):
+    try:
+        made = client.create_many(
+            [build_task(CC, concepts=["c"], name=f"child{i}") for i in range(8)], batch_size=2
+        )
+        queue.put((len(made), client._pool is not parent_pool))
+    except BaseException as err:  # reported to the parent
+        queue.put(repr(err))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_gets_its_own_bulk_pool(make_client, server):
+    c = make_client()
+    c.create_many([build_task(CC, concepts=["c"], name=f"p{i}") for i in range(4)], batch_size=2)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_bulk_in_a_forked_child, args=(c, c._pool, queue))
+    child.start()
+    try:
+        assert queue.get(timeout=60) == (8, True)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    # the parent's pool still works
+    assert len(c.create_many([build_task(CC, concepts=["c"], name="after")] * 4)) == 4
+    assert len(server.servicer.tasks(USER, APP)) == 16

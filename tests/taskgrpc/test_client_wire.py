@@ -33,7 +33,7 @@ from tgsupport import (
 )
 
 import taskgrpc
-from taskgrpc import build_task, full
+from taskgrpc import build_task, content_id, full
 
 V2 = s.DESCRIPTOR.services_by_name["V2"]
 U = uaid(USER, APP)
@@ -113,16 +113,17 @@ def test_create_assigns_an_id_and_leaves_the_callers_task_alone(wire):
     assert not task.id
 
 
-def test_create_ids_are_fresh_each_time(wire):
+def test_create_sends_the_content_id_and_a_salt_makes_another(wire):
     task = simple_task()
     ids = []
-    for _ in range(3):
-        run = wire.start(lambda: wire.client.create(task))
+    for salt in ("", "", "copy-2"):
+        run = wire.start(lambda salt=salt: wire.client.create(task, id_salt=salt))
         _, request, rpc = wire.take("PostTasks")
         rpc.terminate(multi(stored(request.tasks[0])), (), grpc.StatusCode.OK, "")
         assert run.result().id == request.tasks[0].id
         ids.append(request.tasks[0].id)
-    assert len(set(ids)) == 3
+    assert ids == [content_id(task), content_id(task), content_id(task, "copy-2")]
+    assert ids[0] != ids[2]
 
 
 def test_create_without_assign_id_sends_no_id(wire):
@@ -391,3 +392,55 @@ def test_update_many_and_delete_many_batches(wire):
     assert first == s.DeleteTasksRequest(user_app_id=U, ids=["a", "b"])
     assert second == s.DeleteTasksRequest(user_app_id=U, ids=["c"])
     assert run.result() is None
+
+
+# --- issue 8: content ids in bulk, narrowing, byte budget ---------------------------------------
+
+
+def test_create_many_sends_content_ids_and_narrows_a_refused_batch_in_halves(wire):
+    tasks = [simple_task(name=f"n{i}") for i in range(4)]
+    tasks[3] = simple_task(name="same")
+    tasks.append(simple_task(name="same"))
+    sent = taskgrpc.with_content_ids(tasks, "s")
+    run = wire.start(
+        lambda: wire.client.create_many(tasks, batch_size=5, concurrency=1, id_salt="s")
+    )
+    refused = multi(status=bad_status(sc.CONN_INVALID_REQUEST, "bad"))
+    first = wire.answer("PostTasks", refused)
+    assert first == s.PostTasksRequest(user_app_id=U, tasks=sent)
+    left = wire.answer("PostTasks", multi(*[stored(t) for t in sent[:2]]))
+    assert left == s.PostTasksRequest(user_app_id=U, tasks=sent[:2])
+    right = wire.answer("PostTasks", refused)
+    assert right == s.PostTasksRequest(user_app_id=U, tasks=sent[2:])
+    one = wire.answer("PostTasks", multi(stored(sent[2])))
+    assert one == s.PostTasksRequest(user_app_id=U, tasks=sent[2:3])
+    two = wire.answer("PostTasks", refused)
+    assert two == s.PostTasksRequest(user_app_id=U, tasks=sent[3:])
+    three = wire.answer("PostTasks", multi(stored(sent[3])))
+    assert three == s.PostTasksRequest(user_app_id=U, tasks=sent[3:4])
+    wire.answer("PostTasks", refused)  # sent[4] alone: the bad one
+    with pytest.raises(taskgrpc.BulkError) as info:
+        run.result()
+    assert list(info.value.errors) == [4]
+    assert info.value.failed_items == [sent[4]]
+    assert sent[3].id != sent[4].id  # identical tasks, told apart by position
+
+
+def test_update_many_splits_batches_by_bytes(wire):
+    tasks = [simple_task(f"t{i}", description="x" * 1000) for i in range(5)]
+    run = wire.start(
+        lambda: wire.client.update_many(tasks, batch_size=10, concurrency=1, max_request_bytes=2500)
+    )
+    got = []
+    for k in range(3):
+        _, request, rpc = wire.take("PatchTasks")
+        answer = multi() if k == 2 else multi(*[stored(t) for t in request.tasks])
+        rpc.terminate(answer, (), grpc.StatusCode.OK, "")
+        got.append([t.id for t in request.tasks])
+        assert request.ByteSize() <= 2500 and request.action == "overwrite"
+    with pytest.raises(taskgrpc.BulkError) as info:  # the last answer lacks its task
+        run.result()
+    assert got == [["t0", "t1"], ["t2", "t3"], ["t4"]]
+    assert list(info.value.errors) == [4]
+    assert "0 result(s) for 1 item(s)" in str(info.value.errors[4])
+    assert [t.id for t in info.value.succeeded] == ["t0", "t1", "t2", "t3"]

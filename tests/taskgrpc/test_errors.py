@@ -137,9 +137,24 @@ def test_api_error_redacts_the_pat():
 
 
 def test_redact():
-    assert e.redact("a SECRET b SECRET", "SECRET") == "a *** b ***"
-    assert e.redact("nothing", "SECRET") == "nothing"
+    secret = "0123456789abcdef0123456789abcdef"  # a real PAT's shape: 32 hex characters
+    assert e.redact(f"a {secret} b {secret}", secret) == "a *** b ***"
+    assert e.redact(f"Key {secret}", secret) == "Key ***"
+    assert e.redact("nothing", secret) == "nothing"
     assert e.redact("text", "") == "text"
+
+
+@pytest.mark.parametrize("short", ["k", "key", "SECRET", "a" * (e.MIN_REDACTED_LENGTH - 1)])
+def test_a_short_pat_never_garbles_text(short):
+    # A PAT shorter than MIN_REDACTED_LENGTH is no secret (tests use such with the fake);
+    # redacting it would corrupt words: with PAT "k", "handshake" became "handsha***e".
+    text = "Tls handshake failed; key SECRET aaaaaaaaaaaaaaaaaaaa"
+    assert e.redact(text, short) == text
+
+
+def test_the_minimum_length_is_redacted():
+    secret = "x" * e.MIN_REDACTED_LENGTH
+    assert e.redact(f"<{secret}>", secret) == "<***>"
 
 
 # --- transport errors ----------------------------------------------------------------------
@@ -174,6 +189,48 @@ def test_transport_error_from_grpc(code, cls):
     assert PAT not in err.details and PAT not in str(err)
     assert "went wrong" in err.details
     assert code.name in str(err)
+
+
+WRONG_VERSION = (
+    "failed to connect to all addresses; last error: UNKNOWN: ipv4:127.0.0.1:1: Tls handshake "
+    "failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:100000f7:SSL routines:"
+    "OPENSSL_internal:WRONG_VERSION_NUMBER"
+)
+
+
+@pytest.mark.parametrize("secure", [True, None])
+def test_tls_to_a_plaintext_server_suggests_secure_false(secure):
+    exc = FakeRpcError(grpc.StatusCode.UNAVAILABLE, WRONG_VERSION)
+    err = e.transport_error(exc, "GetTask", PAT, secure)
+    assert "WRONG_VERSION_NUMBER" in str(err)
+    assert "secure=False" in str(err) and "--insecure" in str(err)
+
+
+def test_plaintext_to_a_tls_server_suggests_secure_true():
+    details = "failed to connect to all addresses; last error: UNAVAILABLE: ipv4:1: Socket closed"
+    exc = FakeRpcError(grpc.StatusCode.UNAVAILABLE, details)
+    assert "secure=True" in str(e.transport_error(exc, "GetTask", PAT, False))
+    # With TLS on, a closed socket says nothing about TLS: no hint.
+    assert "secure=" not in str(e.transport_error(exc, "GetTask", PAT, True))
+
+
+def test_other_transport_errors_get_no_hint():
+    exc = FakeRpcError(grpc.StatusCode.UNAVAILABLE, "connection refused")
+    for secure in (True, False, None):
+        assert "secure=" not in str(e.transport_error(exc, "GetTask", PAT, secure))
+
+
+def test_tls_client_on_the_plaintext_fake_gets_the_hint():
+    from fake_servicer import serve
+
+    with (
+        serve() as server,
+        taskgrpc.TaskClient(
+            pat=PAT, user_id="u", app_id="a", target=server.target, retry=None, timeout=5
+        ) as client,
+        pytest.raises(taskgrpc.UnavailableError, match="secure=False"),
+    ):
+        client.get("t1")
 
 
 def test_transport_error_from_an_rpc_error_without_code():

@@ -190,13 +190,25 @@ def test_deadline_is_shared_by_all_attempts(clock):
 
 
 class StubLimiter:
+    """A TokenBucket stand-in: hands out ``waits`` in order, and like the real one takes
+    nothing when the wait would reach the deadline."""
+
     def __init__(self, waits):
         self.waits = list(waits)
         self.reserved = 0
+        self.refused = 0
+        self.given_back = 0
 
-    def reserve(self):
+    def reserve(self, deadline=None):
+        wait = self.waits.pop(0) if self.waits else 0.0
+        if deadline is not None and _ops.time.monotonic() + wait >= deadline:
+            self.refused += 1
+            return None
         self.reserved += 1
-        return self.waits.pop(0) if self.waits else 0.0
+        return wait
+
+    def give_back(self):
+        self.given_back += 1
 
 
 def test_rate_limiter_sleeps_before_each_attempt(clock):
@@ -218,8 +230,10 @@ def test_rate_limit_wait_past_the_deadline_sends_nothing(clock):
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.DeadlineExceededError) as info:
         driver.run(_ops.get(get_request(), budget(timeout=1.0, limiter=limiter)))
-    # no call, and no pointless sleep either: the wait alone would outlast the budget
-    assert driver.shape() == []
+    # no call and no token: the wait alone would outlast the budget, so the call waits
+    # out its budget (a caller retrying at once would only spin) and fails
+    assert driver.shape() == [("Sleep", 1.0)]
+    assert limiter.reserved == 0
     assert info.value.sent is False
     assert info.value.method == "GetTask"
 
@@ -515,7 +529,7 @@ def test_create_deadline_before_anything_was_sent_is_not_an_unknown_outcome(cloc
     driver = ScriptedDriver([], clock)
     with pytest.raises(e.TaskgrpcError) as info:
         driver.run(_ops.create(post([simple_task(name="x")]), budget(timeout=1.0, limiter=limiter)))
-    assert driver.shape() == []
+    assert driver.shape() == [("Sleep", 1.0)]
     assert type(info.value) is e.DeadlineExceededError
 
 
@@ -601,6 +615,7 @@ def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
     # UNAVAILABLE after most of the budget: the back-off no longer fits, the outcome is
     # unknown because time ran out, so the error is also a DeadlineExceededError.
     policy = RetryPolicy(max_attempts=5, initial_backoff=1.0, max_backoff=1.0, jitter=False)
+
     def slow_unavailable(_call):
         clock.advance(9.5)
         return unavailable("PostTasks")
@@ -610,3 +625,111 @@ def test_create_out_of_time_while_in_doubt_is_also_a_deadline_error(clock):
         driver.run(_ops.create(post([A]), budget(timeout=10.0, policy=policy)))
     assert isinstance(info.value, e.OutcomeUnknownError)
     assert [t.id for t in info.value.tasks] == [A.id]
+
+
+# --- ids derived from content, cancel and close --------------------------------------------
+
+
+def test_create_conflict_under_a_derived_id_returns_the_stored_task_even_if_edited(clock):
+    # The id was derived from A's content: the task stored under it was created from A,
+    # whatever has been edited since. It is returned as it is stored, not a conflict.
+    conflict = multi(status=bad_status(sc.TASK_CONFLICT, "exists"))
+    edited = stored(A)
+    edited.name = "renamed since"
+    driver = ScriptedDriver([conflict, multi(edited)], clock)
+    got = driver.run(_ops.create(post([A]), budget(), ours=lambda t: t.id == A.id))
+    assert got == [edited]
+    assert driver.shape() == [("Call", "PostTasks"), ("Call", "ListTasks")]
+
+
+def test_create_cancelled_on_the_wire_is_an_unknown_outcome_and_not_retried(clock):
+    cancelled = e.TransportError(grpc.StatusCode.CANCELLED, "closed", "PostTasks")
+    driver = ScriptedDriver([cancelled], clock)
+    with pytest.raises(e.OutcomeUnknownError) as info:
+        driver.run(_ops.create(post([A, B]), budget()))
+    assert [t.id for t in info.value.tasks] == ["a", "b"]
+    assert driver.shape() == [("Call", "PostTasks")]
+
+
+def test_create_not_sent_is_not_sent_unless_an_earlier_attempt_is_in_doubt(clock):
+    driver = ScriptedDriver([e.NotSentError("the client is closed")], clock)
+    with pytest.raises(e.NotSentError):
+        driver.run(_ops.create(post([A]), budget()))
+    driver = ScriptedDriver([unavailable("PostTasks"), e.NotSentError("closed")], clock)
+    with pytest.raises(e.OutcomeUnknownError) as info:
+        driver.run(_ops.create(post([A]), budget()))
+    assert [t.id for t in info.value.tasks] == ["a"]
+
+
+def test_a_token_is_given_back_when_the_wait_is_abandoned(clock):
+    limiter = StubLimiter([5.0])
+    op = _ops.get(get_request(), budget(limiter=limiter))
+    assert isinstance(next(op), _ops.Sleep)
+    op.close()  # a cancel or an interrupt while waiting for the token
+    assert (limiter.reserved, limiter.given_back) == (1, 1)
+
+
+def test_a_wait_past_the_deadline_takes_no_token(clock):
+    limiter = StubLimiter([10.0])
+    with pytest.raises(e.DeadlineExceededError):
+        ScriptedDriver([], clock).run(_ops.get(get_request(), budget(timeout=1, limiter=limiter)))
+    assert (limiter.reserved, limiter.refused) == (0, 1)
+
+
+# --- narrowing a refused batch ---------------------------------------------------------------
+
+
+def refusing(bad: set[str], calls: list[list[str]]):
+    """make_op for ``narrowed``: a batch holding a bad id is refused whole."""
+
+    def make_op(items):
+        calls.append(list(items))
+        if False:
+            yield
+        if bad & set(items):
+            raise e.InvalidRequestError(code=sc.CONN_INVALID_REQUEST, method="PostTasks")
+        return [f"ok-{i}" for i in items]
+
+    return make_op
+
+
+@pytest.mark.parametrize(("size", "bad_at"), [(128, [77]), (100, [0]), (7, [6]), (64, [3, 40])])
+def test_narrowing_isolates_the_bad_items_in_about_two_log2_calls_each(size, bad_at):
+    items = [f"i{k}" for k in range(size)]
+    bad = {items[k] for k in bad_at}
+    calls: list[list[str]] = []
+    got = ScriptedDriver([]).run(_ops.narrowed(refusing(bad, calls), items))
+    assert [isinstance(g, e.InvalidRequestError) for g in got] == [i in bad for i in items]
+    assert [g for g in got if isinstance(g, str)] == [f"ok-{i}" for i in items if i not in bad]
+    depth = (size - 1).bit_length()
+    assert len(calls) - 1 <= 2 * depth * len(bad)
+
+
+def test_narrowing_stops_at_errors_that_are_not_one_items_fault():
+    calls: list[list[str]] = []
+
+    def make_op(items):
+        calls.append(items)
+        if False:
+            yield
+        raise e.AuthError(code=sc.CONN_KEY_INVALID, method="PostTasks")
+
+    got = ScriptedDriver([]).run(_ops.narrowed(make_op, ["a", "b", "c"]))
+    assert len(calls) == 1 and all(isinstance(g, e.AuthError) for g in got)
+
+
+@pytest.mark.parametrize(
+    ("error", "narrow"),
+    [
+        (e.InvalidRequestError(code=sc.CONN_INVALID_REQUEST), True),
+        (e.ConflictError(code=sc.TASK_CONFLICT), True),
+        (e.NotFoundError(code=sc.TASK_MISSING), True),
+        (e.NotFoundError(code=sc.CONN_DOES_NOT_EXIST), False),
+        (e.TransportError(grpc.StatusCode.RESOURCE_EXHAUSTED, "too big"), True),
+        (e.UnavailableError(grpc.StatusCode.UNAVAILABLE), False),
+        (e.ThrottledError(code=sc.CONN_THROTTLED), False),
+        (e.OutcomeUnknownError([], e.TaskgrpcError("x")), False),
+    ],
+)
+def test_narrowable(error, narrow):
+    assert _ops.narrowable(error) is narrow

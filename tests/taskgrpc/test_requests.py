@@ -42,8 +42,9 @@ def test_post_tasks_empty():
 
 def test_post_tasks_checks_each_task():
     bad = simple_task()
-    bad.type = r.Task.TYPE_NOT_SET
-    with pytest.raises(ValidationError, match="type"):
+    bad.review.CopyFrom(r.TaskReview(strategy=r.TaskReview.CONSENSUS))
+    bad.review.consensus_strategy_info.approval_threshold_reviewers = 2
+    with pytest.raises(ValidationError, match="approval_threshold_reviewers"):
         rq.post_tasks(U, [simple_task(), bad])
 
 
@@ -74,7 +75,7 @@ def test_get_task_empty_id(bad):
 
 @pytest.mark.parametrize("bad", [["bogus"], "all"])
 def test_get_task_bad_additional_fields(bad):
-    with pytest.raises(ValidationError, match="additional_fields"):
+    with pytest.raises(ValidationError, match="additional"):
         rq.get_task(U, "t1", bad)
 
 
@@ -183,7 +184,7 @@ def test_patch_tasks_overwrite_needs_ids():
 
 def test_patch_tasks_overwrite_checks_tasks():
     bad = simple_task("t1")
-    del bad.concepts[:]
+    bad.concepts.add()
     with pytest.raises(ValidationError, match="concepts"):
         rq.patch_tasks(U, [bad], "overwrite")
 

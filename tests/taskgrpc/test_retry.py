@@ -105,6 +105,11 @@ def test_method_table():
         "PatchTasks": rt.Safety.IDEMPOTENT,
         "DeleteTasks": rt.Safety.IDEMPOTENT,
         "PostTasks": rt.Safety.CREATE,
+        "PutTaskAssignments": rt.Safety.IDEMPOTENT,
+        "PostAnnotations": rt.Safety.CREATE,
+        "ListAnnotations": rt.Safety.IDEMPOTENT,
+        "GetTaskInputCount": rt.Safety.IDEMPOTENT,
+        "GetTaskAnnotationCount": rt.Safety.IDEMPOTENT,
     }
 
 
@@ -265,3 +270,31 @@ def test_bucket_pickles(clock):
     assert (back.rate, back.burst) == (20.0, 4.0)
     # a fresh bucket: its burst is available again
     assert [back.reserve() for _ in range(5)] == pytest.approx([0, 0, 0, 0, 0.05])
+
+
+def test_bucket_takes_no_token_it_cannot_use_before_the_deadline(clock):
+    bucket = rt.TokenBucket(10, burst=1)
+    assert bucket.reserve(deadline=clock.now + 1) == 0.0
+    # the next token is 0.1 s away: past a deadline 0.05 s away, so nothing is taken
+    for _ in range(1000):
+        assert bucket.reserve(deadline=clock.now + 0.05) is None
+    assert bucket.level == pytest.approx(0.0)
+    assert bucket.reserve(deadline=clock.now + 1) == pytest.approx(0.1)
+
+
+def test_bucket_given_back_tokens_serve_the_next_caller(clock):
+    bucket = rt.TokenBucket(10, burst=1)
+    waits = [bucket.reserve() for _ in range(50)]  # 4.9 s of booked tokens
+    assert waits[-1] == pytest.approx(4.9)
+    for _ in range(49):
+        bucket.give_back()  # the waiters gave up
+    assert bucket.level == pytest.approx(0.0)
+    clock.advance(0.1)
+    assert bucket.reserve() == 0.0  # an idle client serves at once
+
+
+def test_bucket_give_back_never_saves_more_than_burst(clock):
+    bucket = rt.TokenBucket(10, burst=2)
+    for _ in range(5):
+        bucket.give_back()
+    assert bucket.level == 2.0
