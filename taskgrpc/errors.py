@@ -270,6 +270,27 @@ class BulkError(TaskgrpcError):
     def not_sent(self) -> list[int]:
         return [i for i, e in self.errors.items() if isinstance(e, NotSentError)]
 
+    @classmethod
+    def of(cls, exc: BaseException) -> BulkError | None:
+        """The BulkError that an interrupted bulk call attached to ``exc`` (a
+        CancelledError, a TimeoutError, a KeyboardInterrupt), or None.
+
+        It follows ``__cause__`` and ``__context__``: where the report sits in that
+        chain differs between Python versions (before 3.11, awaiting a cancelled task
+        raises a new CancelledError whose ``__context__`` is the one re-raised).
+        """
+        seen: set[int] = set()
+        todo: list[BaseException] = [exc]
+        while todo:
+            current = todo.pop(0)
+            if id(current) in seen:
+                continue
+            seen.add(id(current))
+            if isinstance(current, cls):
+                return current
+            todo += [e for e in (current.__cause__, current.__context__) if e is not None]
+        return None
+
 
 # --- mapping from the wire ---------------------------------------------------
 

@@ -132,7 +132,7 @@ async def cancel_after(
     call.cancel()
     with pytest.raises(asyncio.CancelledError) as info:
         await call
-    report = info.value.__cause__
+    report = taskgrpc.BulkError.of(info.value)
     assert isinstance(report, taskgrpc.BulkError)
     return report
 
@@ -403,8 +403,9 @@ def test_sync_interrupt_lets_batches_in_flight_finish_and_reports_the_rest_not_s
         with pytest.raises(KeyboardInterrupt) as info:
             c.create_many(sent, batch_size=10, concurrency=2)
     timer.join()
-    report = info.value.__cause__
+    report = taskgrpc.BulkError.of(info.value)
     assert isinstance(report, taskgrpc.BulkError)
+    assert report is info.value.__cause__  # a sync interrupt carries it directly
     assert report.errors and report.not_sent == list(report.errors)
     on_server = stored(servicer, "ctrl-c")
     assert len(report.succeeded) == len(on_server) > 0
@@ -427,7 +428,7 @@ def test_an_asyncio_timeout_over_create_many_carries_the_report(
             with pytest.raises(TimeoutError) as info:
                 async with asyncio.timeout(0.3):
                     await c.create_many(sent, batch_size=10, concurrency=2)
-            report = info.value.__cause__.__cause__
+            report = taskgrpc.BulkError.of(info.value)
             assert isinstance(report, taskgrpc.BulkError)
             return report
 

@@ -352,3 +352,20 @@ def test_bulk_error_attributes():
     text = str(err)
     assert "create_many" in text and "2 of 4" in text
     assert "TASK_CONFLICT" in text  # the first failed item's error
+
+
+def test_bulk_error_of_finds_the_report_through_cause_and_context() -> None:
+    from taskgrpc.errors import BulkError, NotSentError
+
+    report = BulkError("create_many", ["a"], [None], {0: NotSentError("not attempted")})
+    inner = KeyboardInterrupt()
+    inner.__cause__ = report
+    outer = RuntimeError("re-raised by another layer")
+    outer.__context__ = inner  # Python 3.10's await of a cancelled task looks like this
+    assert BulkError.of(inner) is report
+    assert BulkError.of(outer) is report
+    assert BulkError.of(report) is report
+    loop = ValueError("no report")
+    loop.__context__ = ValueError("cycle")
+    loop.__context__.__context__ = loop
+    assert BulkError.of(loop) is None
