@@ -63,3 +63,10 @@ def test_the_license_is_an_spdx_expression_with_its_file() -> None:
     meta = DIST.metadata
     assert meta["License-Expression"] == "Apache-2.0"
     assert "LICENSE" in (meta.get_all("License-File") or [])
+
+
+def test_the_distribution_version_is_the_package_version() -> None:
+    # pyproject reads the version from taskgrpc.__version__: one source, never two
+    assert DIST.version == taskgrpc.__version__
+    changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    assert f"## [{taskgrpc.__version__}] - " in changelog
