@@ -88,10 +88,14 @@ class Failures:
     def where(self) -> str:
         return self.path if self.path is not None else "stderr"
 
-    def close(self) -> None:
+    def report_hidden(self) -> None:
+        """Say how many messages were not shown (once), before the run's summary."""
         if self._hidden:
             sys.stderr.write(f"error: ... and {self._hidden} more in {self.where}\n")
             self._hidden = 0
+
+    def close(self) -> None:
+        self.report_hidden()
         if self._file is not None:
             self._file.close()
             self._file = None
@@ -274,6 +278,8 @@ class BulkCommand:
 
     def _finish(self) -> int:
         interrupted = self.interrupts.stopped
+        if self.failures is not None:
+            self.failures.report_hidden()  # the summary stays the last line
         if not self.args.quiet:
             failed = self._count() - self.unfinished
             text = f"{self.verb}: {self.counts()}, failed {failed}"

@@ -156,6 +156,8 @@ def test_per_line_failure_messages_are_capped(cli: Cli) -> None:
     errors = result.error_lines()
     assert len(errors) == 11, result.err
     assert errors[-1] == f"error: ... and 15 more in {failures}"
+    # the count of hidden messages comes before the summary, which stays the last line
+    assert result.err.splitlines()[-1].startswith("create: created 1"), result.err
     assert len(failures.read_text().splitlines()) == 25
 
 
