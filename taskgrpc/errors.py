@@ -182,7 +182,7 @@ class OutcomeUnknownError(TaskgrpcError):
         # the same error serves annotate (PostAnnotations): .tasks then holds annotations
         kind = type(self.tasks[0]).__name__.lower() if self.tasks else "task"
         hint = (
-            "creating these .tasks again (they carry their ids) is safe: those that "
+            f"creating these {kind}s again (they carry their ids) is safe: those that "
             "exist are returned, not duplicated"
             if all(t.id for t in self.tasks)
             else "give tasks ids (the default assign_ids=True) to make creates safe to retry"

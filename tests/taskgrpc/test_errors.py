@@ -335,6 +335,14 @@ def test_outcome_unknown_error_attributes():
     assert err.tasks == tasks
     assert err.cause is cause
     assert "2 task(s)" in str(err)
+    assert "creating these tasks again (they carry their ids) is safe" in str(err)
+
+
+def test_outcome_unknown_error_names_annotations_in_its_hint():
+    cause = e.UnavailableError(grpc.StatusCode.UNAVAILABLE, "down", "PostAnnotations")
+    err = e.OutcomeUnknownError([r.Annotation(id="a1")], cause)
+    assert "1 annotation(s)" in str(err)
+    assert "creating these annotations again" in str(err)
 
 
 def test_bulk_error_attributes():
