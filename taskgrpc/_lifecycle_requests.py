@@ -18,7 +18,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
-from ._validate import enum_number
+from ._validate import enum_number, unknown_name
 from .builders import _id_list, _int, _require_id, clone
 from .errors import ValidationError
 from .requests import MAX_PER_PAGE
@@ -232,8 +232,25 @@ def status_codes(statuses: Iterable[int | str], field: str = "statuses") -> list
     """Status codes given by name (any case) or number."""
     if isinstance(statuses, (str, int)):
         raise ValidationError(f"{field} must be a list of status names or codes, not one")
-    enum = status_code_pb2.StatusCode
-    return [enum_number(enum, v, "status", skip=("ZERO",)) for v in statuses]
+    return [_status_code(v) for v in statuses]
+
+
+#: The annotation statuses, listed when a name is unknown (the whole StatusCode enum,
+#: which is accepted, has hundreds of names that no annotation ever has).
+_ANNOTATION_STATUSES = [
+    name for name in status_code_pb2.StatusCode.keys() if name.startswith("ANNOTATION_")
+]
+
+
+def _status_code(value: int | str) -> int:
+    try:
+        return enum_number(status_code_pb2.StatusCode, value, "status", skip=("ZERO",))
+    except ValidationError:
+        if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+            raise unknown_name(
+                "status", value, _ANNOTATION_STATUSES, label="annotation statuses"
+            ) from None
+        raise
 
 
 def list_annotations(

@@ -95,15 +95,18 @@ TASK_STATUS_CODES: dict[str, int] = {
 _TASK_STATUS_NUMBERS = frozenset(TASK_STATUS_CODES.values())
 
 
-def unknown_name(kind: str, given: object, valid: Iterable[str]) -> ValidationError:
-    """A ValidationError for an unknown ``kind`` name: a "did you mean" hint and the valid names."""
+def unknown_name(
+    kind: str, given: object, valid: Iterable[str], *, label: str = "valid"
+) -> ValidationError:
+    """A ValidationError for an unknown ``kind`` name: a "did you mean" hint and the valid
+    names (headed ``label``)."""
     names = list(valid)
     text = f"unknown {kind} {given!r}"
     if isinstance(given, str):
         close = difflib.get_close_matches(given.upper(), names, n=1, cutoff=0.6)
         if close:
             text += f"; did you mean {close[0]!r}?"
-    return ValidationError(f"{text} (valid: {', '.join(names)})")
+    return ValidationError(f"{text} ({label}: {', '.join(names)})")
 
 
 def enum_number(enum: Any, value: int | str, kind: str, *, skip: Iterable[str] = ()) -> int:

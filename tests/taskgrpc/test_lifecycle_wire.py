@@ -353,6 +353,18 @@ def test_a_misspelled_status_gets_a_hint():
         )
 
 
+def test_an_unknown_status_lists_the_annotation_statuses_only():
+    client = taskgrpc.TaskClient(pat="p", user_id=USER, app_id=APP)
+    with pytest.raises(taskgrpc.ValidationError) as info:
+        client.annotations("t1", statuses=["annotation_succes"])
+    text = str(info.value)
+    assert "did you mean 'ANNOTATION_SUCCESS'" in text
+    assert "annotation statuses: ANNOTATION_SUCCESS," in text
+    assert "MODEL_TRAINED" not in text and len(text) < 1000
+    # any status code is still accepted, as before
+    client.annotations("t1", statuses=["SUCCESS", sc.ANNOTATION_PENDING])
+
+
 def test_progress_reads_metrics_and_input_counts(wire):
     owner = wire.client(OWNER_PAT)
     run = Runner(lambda: owner.progress("t1"))
