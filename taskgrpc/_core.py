@@ -37,8 +37,8 @@ from ._options import (
 )
 from ._paging import Pages, PageSource
 from ._stub import TaskStub
-from ._validate import not_a_string
-from .builders import _require_id, check_task
+from ._validate import check_task, not_a_string
+from ._validate import require_id as _require_id
 from .errors import ValidationError
 from .retry import DEFAULT, TokenBucket
 

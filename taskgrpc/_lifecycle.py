@@ -40,7 +40,7 @@ from ._ops import (
     unknown_outcome,
 )
 from ._paging import Pages
-from .builders import _require_id
+from ._validate import require_id as _require_id
 from .errors import (
     ApiError,
     AuthError,

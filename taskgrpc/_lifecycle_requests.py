@@ -18,8 +18,10 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
 from clarifai_grpc.grpc.api.status import status_code_pb2, status_pb2
 
-from ._validate import enum_number, unknown_name
-from .builders import _id_list, _int, _require_id, clone
+from ._validate import clone, enum_number, unknown_name
+from ._validate import id_list as _id_list
+from ._validate import int_in_range as _int
+from ._validate import require_id as _require_id
 from .errors import ValidationError
 from .requests import MAX_PER_PAGE
 

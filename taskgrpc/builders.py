@@ -68,14 +68,6 @@ _EVENLY, _WEIGHTED = _PSI.EVENLY, _PSI.WEIGHTED
 _SRC = r.TaskInputSource
 _REV = r.TaskReview
 
-# Old private names, kept for callers that imported them.
-_require_id = v.require_id
-_int = v.int_in_range
-
-
-def _id_list(values: Iterable[str] | None, field: str, *, min_len: int = 0) -> list[str]:
-    return v.id_list(values, field, min_len=min_len)
-
 
 def task_type(value: int | str) -> int:
     """The ``Task.TaskType`` number of a value or a name; ValidationError if unknown."""
