@@ -102,7 +102,9 @@ def test_help_names_the_environment_and_shows_an_example(cli: Cli) -> None:
     assert "example:" in result.out and "taskgrpc create --file" in result.out
 
 
-@pytest.mark.parametrize("command", ["create", "update", "delete", "get", "list", "set-status"])
+@pytest.mark.parametrize(
+    "command", ["create", "update", "delete", "get", "list", "set-status", "progress", "export"]
+)
 def test_each_subcommand_help_shows_an_example_and_defaults(cli: Cli, command: str) -> None:
     result = cli(command, "--help", insecure=False)
     assert result.code == 0
@@ -110,6 +112,8 @@ def test_each_subcommand_help_shows_an_example_and_defaults(cli: Cli, command: s
     assert "(default: 30.0)" in result.out  # --timeout
     if command in ("create", "update", "delete"):
         assert "(default: 128)" in result.out and "input:" in result.out
+    if command == "export":
+        assert "(default: 1000)" in result.out  # --per-page
 
 
 @pytest.mark.parametrize("missing", ["CLARIFAI_PAT", "CLARIFAI_USER_ID", "CLARIFAI_APP_ID"])
