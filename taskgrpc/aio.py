@@ -13,7 +13,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import grpc
 import grpc.aio
@@ -21,7 +21,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops, _verbs
 from ._config import open_channel
-from ._core import Bulk, ClientCore, PageSource
+from ._core import Bulk, ClientCore
 from ._options import (
     arguments_doc,
 )
@@ -78,15 +78,67 @@ def async_listing(
     op: Callable[Concatenate[ClientCore[Any], P], _verbs.Listing[Item]],
     pager: Callable[[AsyncTaskClient, Pages[Item], bool], R],
 ) -> Callable[Concatenate[AsyncTaskClient, P], R]:
-    """The ``AsyncTaskClient`` method of a listing verb of ``_verbs``: its pages in a pager
-    (a plain method: ``async for`` the pager it returns)."""
+    """The ``AsyncTaskClient`` method of a listing verb of ``_verbs``: its pages in a
+    ``pager`` (a pager class, whose name ``help()`` shows as the result; a plain method:
+    ``async for`` the pager it returns)."""
 
     def verb(self: AsyncTaskClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
         listing = op(self, *args, **kwargs)
         return pager(self, listing.pages, listing.prefetch)
 
-    returns = "AsyncAnnotationPager" if op.__name__ == "list_annotations" else "AsyncTaskPager"
-    return _verbs.signed(verb, op, returns)
+    return _verbs.signed(verb, op, pager.__name__)
+
+
+class AsyncPager(Generic[Item]):
+    """``async for item in pager``: every item of a listing, one page at a time."""
+
+    def __init__(self, client: AsyncTaskClient, source: Pages[Item], prefetch: bool) -> None:
+        self._client = client
+        self._source = source
+        self._prefetch = prefetch
+
+    async def pages(self) -> AsyncIterator[list[Item]]:
+        """Each non-empty page's items, as a list."""
+        async for items in self._raw_pages():
+            yield list(items)
+
+    async def _raw_pages(self) -> AsyncIterator[Sequence[Item]]:
+        run, source = self._client._run, self._source
+        page = 1
+        if not self._prefetch:
+            while True:
+                items = await run(source.op(page))
+                if items:
+                    yield items
+                if source.is_last(items):
+                    return
+                page += 1
+        pending = asyncio.ensure_future(run(source.op(page)))
+        try:
+            while True:
+                items = await pending
+                if source.is_last(items):
+                    if items:
+                        yield items
+                    return
+                page += 1
+                pending = asyncio.ensure_future(run(source.op(page)))
+                yield items
+        finally:
+            pending.cancel()
+
+    async def __aiter__(self) -> AsyncIterator[Item]:
+        async for items in self._raw_pages():
+            for item in items:
+                yield item
+
+
+class AsyncTaskPager(AsyncPager[r.Task]):
+    """``async for task in pager``: every task of a listing, one page at a time."""
+
+
+class AsyncAnnotationPager(AsyncPager[r.Annotation]):
+    """``async for annotation in pager``: every annotation of a task, one page at a time."""
 
 
 class AsyncTaskClient(ClientCore[grpc.aio.Channel]):
@@ -242,67 +294,5 @@ With ``channel=`` it uses the caller's ``grpc.aio.Channel`` and never closes it.
     create_many = async_bulk(_verbs.create_many)
     update_many = async_bulk(_verbs.update_many)
     delete_many = async_bulk(_verbs.delete_many)
-    list = async_listing(_verbs.list_tasks, lambda c, pages, pre: AsyncTaskPager(c, pages, pre))
-    annotations = async_listing(
-        _verbs.list_annotations, lambda c, pages, pre: AsyncAnnotationPager(c, pages, pre)
-    )
-
-
-class AsyncTaskPager:
-    """``async for task in pager``: every task of a listing, one page at a time."""
-
-    def __init__(self, client: AsyncTaskClient, source: PageSource, prefetch: bool) -> None:
-        self._client = client
-        self._source = source
-        self._prefetch = prefetch
-
-    async def pages(self) -> AsyncIterator[list[r.Task]]:
-        """Each non-empty page's tasks, as a list."""
-        async for tasks in self._raw_pages():
-            yield list(tasks)
-
-    async def _raw_pages(self) -> AsyncIterator[Sequence[r.Task]]:
-        run, source = self._client._run, self._source
-        page = 1
-        if not self._prefetch:
-            while True:
-                tasks = await run(source.op(page))
-                if tasks:
-                    yield tasks
-                if source.is_last(tasks):
-                    return
-                page += 1
-        pending = asyncio.ensure_future(run(source.op(page)))
-        try:
-            while True:
-                tasks = await pending
-                if source.is_last(tasks):
-                    if tasks:
-                        yield tasks
-                    return
-                page += 1
-                pending = asyncio.ensure_future(run(source.op(page)))
-                yield tasks
-        finally:
-            pending.cancel()
-
-    async def __aiter__(self) -> AsyncIterator[r.Task]:
-        async for tasks in self._raw_pages():
-            for task in tasks:
-                yield task
-
-
-class AsyncAnnotationPager(AsyncTaskPager):
-    """``async for annotation in pager``: every annotation of a task, one page at a time."""
-
-    def __init__(
-        self, client: AsyncTaskClient, source: Pages[r.Annotation], prefetch: bool
-    ) -> None:
-        super().__init__(client, cast(PageSource, source), prefetch)
-
-    def pages(self) -> AsyncIterator[list[r.Annotation]]:  # type: ignore[override]
-        """Each non-empty page's annotations, as a list."""
-        return cast(AsyncIterator[list[r.Annotation]], super().pages())
-
-    def __aiter__(self) -> AsyncIterator[r.Annotation]:  # type: ignore[override]
-        return cast(AsyncIterator[r.Annotation], super().__aiter__())
+    list = async_listing(_verbs.list_tasks, AsyncTaskPager)
+    annotations = async_listing(_verbs.list_annotations, AsyncAnnotationPager)

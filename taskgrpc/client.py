@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import chain
 from types import TracebackType
-from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, cast
 
 import grpc
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
 from . import _ops, _verbs
 from ._config import open_channel
-from ._core import Bulk, ClientCore, PageSource
+from ._core import Bulk, ClientCore
 from ._options import (
     arguments_doc,
 )
@@ -62,15 +62,75 @@ def sync_listing(
     op: Callable[Concatenate[ClientCore[Any], P], _verbs.Listing[Item]],
     pager: Callable[[TaskClient, Pages[Item], bool], R],
 ) -> Callable[Concatenate[TaskClient, P], R]:
-    """The ``TaskClient`` method of a listing verb of ``_verbs``: its pages in a pager."""
+    """The ``TaskClient`` method of a listing verb of ``_verbs``: its pages in a ``pager``
+    (a pager class, whose name ``help()`` shows as the result)."""
 
     def verb(self: TaskClient, /, *args: P.args, **kwargs: P.kwargs) -> R:
         listing = op(self, *args, **kwargs)
         return pager(self, listing.pages, listing.prefetch)
 
-    return _verbs.signed(
-        verb, op, "AnnotationPager" if op.__name__ == "list_annotations" else "TaskPager"
-    )
+    return _verbs.signed(verb, op, pager.__name__)
+
+
+class Pager(Generic[Item]):
+    """Iterates every item of a listing, one page at a time, lazily.
+
+    It holds one page, plus the next one while it is being fetched when
+    ``prefetch`` is on. Iterating again lists again from page 1.
+    """
+
+    def __init__(self, client: TaskClient, source: Pages[Item], prefetch: bool = False) -> None:
+        self._client = client
+        self._source = source
+        self._prefetch = prefetch
+
+    def pages(self) -> Iterator[list[Item]]:
+        """Each non-empty page's items, as a list."""
+        for items in self._raw_pages():
+            yield list(items)
+
+    def _raw_pages(self) -> Iterator[Sequence[Item]]:
+        run, source = self._client._run, self._source
+        if not self._prefetch:
+            page = 1
+            while True:
+                items = run(source.op(page))
+                if items:
+                    yield items
+                if source.is_last(items):
+                    return
+                page += 1
+        with ThreadPoolExecutor(1, thread_name_prefix="taskgrpc-prefetch") as pool:
+            page = 1
+            pending: Future[Sequence[Item]] = pool.submit(run, source.op(page))
+            try:
+                while True:
+                    items = pending.result()
+                    if source.is_last(items):
+                        if items:
+                            yield items
+                        return
+                    page += 1
+                    pending = pool.submit(run, source.op(page))
+                    yield items
+            finally:
+                pending.cancel()
+
+    def __iter__(self) -> Iterator[Item]:
+        # chain, not a generator: no Python frame runs per item
+        return chain.from_iterable(self._raw_pages())
+
+
+class TaskPager(Pager[r.Task]):
+    """Iterates every task of a listing, one page at a time, lazily.
+
+    It holds one page, plus the next one while it is being fetched when
+    ``prefetch`` is on. Iterating again lists again from page 1.
+    """
+
+
+class AnnotationPager(Pager[r.Annotation]):
+    """Iterates every annotation of a task's listing, one page at a time, lazily."""
 
 
 class TaskClient(ClientCore[grpc.Channel]):
@@ -269,72 +329,5 @@ budget of the call, retries included) and ``retry=`` (a
     create_many = sync_bulk(_verbs.create_many)
     update_many = sync_bulk(_verbs.update_many)
     delete_many = sync_bulk(_verbs.delete_many)
-    list = sync_listing(_verbs.list_tasks, lambda c, pages, pre: TaskPager(c, pages, pre))
-    annotations = sync_listing(
-        _verbs.list_annotations, lambda c, pages, pre: AnnotationPager(c, pages, pre)
-    )
-
-
-class TaskPager:
-    """Iterates every task of a listing, one page at a time, lazily.
-
-    It holds one page, plus the next one while it is being fetched when
-    ``prefetch`` is on. Iterating again lists again from page 1.
-    """
-
-    def __init__(self, client: TaskClient, source: PageSource, prefetch: bool = False) -> None:
-        self._client = client
-        self._source = source
-        self._prefetch = prefetch
-
-    def pages(self) -> Iterator[list[r.Task]]:
-        """Each non-empty page's tasks, as a list."""
-        for tasks in self._raw_pages():
-            yield list(tasks)
-
-    def _raw_pages(self) -> Iterator[Sequence[r.Task]]:
-        run, source = self._client._run, self._source
-        if not self._prefetch:
-            page = 1
-            while True:
-                tasks = run(source.op(page))
-                if tasks:
-                    yield tasks
-                if source.is_last(tasks):
-                    return
-                page += 1
-        with ThreadPoolExecutor(1, thread_name_prefix="taskgrpc-prefetch") as pool:
-            page = 1
-            pending: Future[Sequence[r.Task]] = pool.submit(run, source.op(page))
-            try:
-                while True:
-                    tasks = pending.result()
-                    if source.is_last(tasks):
-                        if tasks:
-                            yield tasks
-                        return
-                    page += 1
-                    pending = pool.submit(run, source.op(page))
-                    yield tasks
-            finally:
-                pending.cancel()
-
-    def __iter__(self) -> Iterator[r.Task]:
-        # chain, not a generator: no Python frame runs per task
-        return chain.from_iterable(self._raw_pages())
-
-
-class AnnotationPager(TaskPager):
-    """Iterates every annotation of a task's listing, one page at a time, lazily."""
-
-    def __init__(
-        self, client: TaskClient, source: Pages[r.Annotation], prefetch: bool = False
-    ) -> None:
-        super().__init__(client, cast(PageSource, source), prefetch)
-
-    def pages(self) -> Iterator[list[r.Annotation]]:  # type: ignore[override]
-        """Each non-empty page's annotations, as a list."""
-        return cast(Iterator[list[r.Annotation]], super().pages())
-
-    def __iter__(self) -> Iterator[r.Annotation]:  # type: ignore[override]
-        return cast(Iterator[r.Annotation], super().__iter__())
+    list = sync_listing(_verbs.list_tasks, TaskPager)
+    annotations = sync_listing(_verbs.list_annotations, AnnotationPager)
