@@ -35,14 +35,14 @@ from ._options import (
     check_retry,
     env_settings,
 )
-from ._paging import Pages, PageSource
+from ._paging import Pages
 from ._stub import TaskStub
 from ._validate import check_task, not_a_string
 from ._validate import require_id as _require_id
 from .errors import ValidationError
 from .retry import DEFAULT, TokenBucket
 
-__all__ = ["Bulk", "ClientCore", "PageSource", "ProgressCallback", "RetryArg", "check_tasks"]
+__all__ = ["Bulk", "ClientCore", "ProgressCallback", "RetryArg", "check_tasks"]
 
 
 def check_tasks(

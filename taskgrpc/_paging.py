@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence, Sized
 from typing import Any, Generic, TypeVar
 
-from clarifai_grpc.grpc.api import resources_pb2 as r
-
 from ._ops import Budget, Op
 from ._validate import clone
 
-__all__ = ["PageSource", "Pages"]
+__all__ = ["Pages"]
 
 Item = TypeVar("Item")
 
@@ -43,7 +41,3 @@ class Pages(Generic[Item]):
     def is_last(self, items: Sized) -> bool:
         """A short (or empty) page ends the listing: the API has no total or token."""
         return len(items) < self.per_page
-
-
-#: The pages of a ListTasks listing.
-PageSource = Pages[r.Task]
