@@ -21,7 +21,6 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from . import _lifecycle_requests as lrq
 from ._core import ClientCore, RetryArg
 from ._methods import (
-    GET_TASK_ANNOTATION_COUNT,
     GET_TASK_INPUT_COUNT,
     LIST_ANNOTATIONS,
     POST_ANNOTATIONS,
@@ -370,6 +369,3 @@ def annotation_pages(
         per_page=per_page,
     )
     return core._pages(first, annotation_page, timeout, retry)
-
-
-INPUT_COUNT, ANNOTATION_COUNT = GET_TASK_INPUT_COUNT, GET_TASK_ANNOTATION_COUNT

@@ -23,6 +23,7 @@ from . import requests as rq
 from ._bulk import Bulk, ProgressCallback
 from ._core import ClientCore, RetryArg
 from ._lifecycle_requests import AssignmentsArg
+from ._methods import GET_TASK_ANNOTATION_COUNT, GET_TASK_INPUT_COUNT
 from ._ops import Op, list_page
 from ._options import DEFAULT_BATCH_SIZE, DEFAULT_CONCURRENCY, DEFAULT_PER_PAGE, BulkOptions
 from ._paging import Pages
@@ -264,7 +265,7 @@ def input_counts(
     retry: RetryArg = DEFAULT,
 ) -> Op[dict[str, r.TaskStatusCountPerUser]]:
     """GetTaskInputCount: worker id (user, model or workflow) -> assignment counts."""
-    return lc.op_counts(self, lc.INPUT_COUNT, task_id, user_ids, timeout, retry)
+    return lc.op_counts(self, GET_TASK_INPUT_COUNT, task_id, user_ids, timeout, retry)
 
 
 def annotation_counts(
@@ -276,7 +277,7 @@ def annotation_counts(
     retry: RetryArg = DEFAULT,
 ) -> Op[dict[str, r.TaskStatusCountPerUser]]:
     """GetTaskAnnotationCount: worker id (user, model or workflow) -> annotation counts."""
-    return lc.op_counts(self, lc.ANNOTATION_COUNT, task_id, user_ids, timeout, retry)
+    return lc.op_counts(self, GET_TASK_ANNOTATION_COUNT, task_id, user_ids, timeout, retry)
 
 
 def progress(
