@@ -15,6 +15,7 @@ from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from .._lifecycle import worker_id
 from ..errors import code_name
 
 FORMATS = ("jsonl", "json", "csv", "table")
@@ -29,7 +30,7 @@ def to_json(message: Message, proto_names: bool = False) -> str:
 
 def row(task: r.Task) -> dict[str, str]:
     """The human columns of a task."""
-    workers = [w.user.id or w.model.id or w.workflow.id for w in task.worker.workers]
+    workers = [worker_id(w) for w in task.worker.workers]
     workers += list(task.worker.user_ids) + [u.id for u in task.worker.users]
     return {
         "id": task.id,
