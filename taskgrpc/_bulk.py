@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import grpc
 
 from . import _ops
+from ._config import check_count
 from .errors import (
     BulkError,
     NotSentError,
@@ -25,12 +26,6 @@ from .errors import (
 )
 
 ProgressCallback = Callable[[int, int], None]
-
-
-def positive_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
 
 
 def framed(size: int) -> int:
@@ -98,8 +93,8 @@ class Bulk:
         creates: bool = False,
         prepare: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
-        size = positive_int(batch_size, "batch_size")
-        self.concurrency = positive_int(concurrency, "concurrency")
+        size = check_count(batch_size, "batch_size")
+        self.concurrency = check_count(concurrency, "concurrency")
         if progress is not None and not callable(progress):
             raise ValidationError("progress must be a callable taking (done, total)")
         self.operation = operation
