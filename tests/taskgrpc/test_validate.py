@@ -3,7 +3,6 @@
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
 
-import taskgrpc as tg
 from taskgrpc._validate import enum_number, unknown_name
 from taskgrpc.errors import ValidationError
 
