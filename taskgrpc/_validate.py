@@ -336,12 +336,53 @@ def check_task(task: r.Task, *, require_id: bool = False) -> None:
         kind = _SRC.TaskInputSourceType.Name(src_type)
         raise ValidationError(f"task.input_source.id is required for {kind}")
 
+    if task.HasField("metadata"):
+        check_nesting(task.metadata, "task.metadata")
+
     review = task.review
     if review.strategy == _CONSENSUS:
         reviewers = review.consensus_strategy_info.approval_threshold_reviewers
         if reviewers:
             reviewers_threshold(
                 reviewers, "task.review.consensus_strategy_info.approval_threshold_reviewers"
+            )
+
+
+#: protobuf's decoders (upb's default ``MaxDepth``, as gRPC servers parse) take at most 100
+#: nested messages below a request's top level. A task sits 1 level below PostTasksRequest and
+#: PatchTasksRequest, so its Struct may span 99 levels (each nested object costs 3: map entry,
+#: Value, Struct; each nested array 2: Value, ListValue).
+MAX_STRUCT_LEVELS = 99
+
+
+def check_nesting(struct: Any, name: str) -> None:
+    """Refuse a ``google.protobuf.Struct`` nested too deeply to be sent in a request.
+
+    Not a service rule but a wire limit: such a message cannot even be put into a
+    request (protobuf raises DecodeError), so it is refused here with its depth.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(struct, 1)]
+    while stack:
+        message, level = stack.pop()  # a Struct or a ListValue at ``level``
+        if hasattr(message, "fields"):
+            values, value_level = message.fields.values(), level + 2  # map entry, Value
+        else:
+            values, value_level = message.values, level + 1
+        deepest = max(deepest, level)
+        for value in values:
+            kind = value.WhichOneof("kind")
+            if kind == "struct_value":
+                stack.append((value.struct_value, value_level + 1))
+            elif kind == "list_value":
+                stack.append((value.list_value, value_level + 1))
+            else:
+                deepest = max(deepest, value_level)
+        if deepest > MAX_STRUCT_LEVELS:
+            raise ValidationError(
+                f"{name} is nested too deeply to be sent: protobuf decodes at most 100 nested "
+                f"messages in a request, and this {name} alone spans more than "
+                f"{MAX_STRUCT_LEVELS} (about 32 nested objects or 48 nested arrays)"
             )
 
 

@@ -321,3 +321,49 @@ def test_build_task_parts_must_be_messages(field) -> None:
 def test_bulk_verbs_refuse_what_is_not_a_list(verb, bad) -> None:
     with tg.TaskClient(**client_kwargs()) as client, pytest.raises(ValidationError):
         getattr(client, verb)(bad)
+
+
+def _deep_task(nesting: int, *, lists: bool = False) -> r.Task:
+    """A task whose metadata nests ``nesting`` objects (or arrays) below its top level."""
+    task = tg.build_task(name="deep", type="CONCEPTS_CLASSIFICATION", concepts=["cat"])
+    if lists:
+        inner = task.metadata.get_or_create_list("a")
+        for _ in range(nesting - 1):
+            inner = inner.add_list()
+        inner.append(1)
+    else:
+        level = task.metadata
+        for _ in range(nesting):
+            level = level.get_or_create_struct("a")
+        level["b"] = 1
+    return task
+
+
+def _sendable(task: r.Task) -> bool:
+    """Whether protobuf can put ``task`` into a request and decode it again."""
+    from clarifai_grpc.grpc.api import service_pb2 as s
+    from google.protobuf.message import DecodeError
+
+    try:
+        s.PostTasksRequest.FromString(s.PostTasksRequest(tasks=[task]).SerializeToString())
+    except DecodeError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("nesting", "lists"), [(32, False), (33, False), (48, True), (49, True)])
+def test_check_task_refuses_exactly_the_metadata_protobuf_cannot_send(
+    nesting: int, lists: bool
+) -> None:
+    task = _deep_task(nesting, lists=lists)
+    if _sendable(task):
+        tg.check_task(task)
+    else:
+        with pytest.raises(ValidationError, match="nested too deeply"):
+            tg.check_task(task)
+
+
+def test_the_depth_boundary_is_where_protobuf_puts_it() -> None:
+    # the parametrized cases straddle the limit: one side sendable, the other not
+    assert _sendable(_deep_task(32)) and not _sendable(_deep_task(33))
+    assert _sendable(_deep_task(48, lists=True)) and not _sendable(_deep_task(49, lists=True))

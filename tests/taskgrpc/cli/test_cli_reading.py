@@ -50,6 +50,8 @@ def test_bad_lines_are_reported_with_file_and_line_and_valid_lines_still_go(cli:
         ("Infinity", '"metadata": {"x": -Infinity}', "Infinity"),
         ("deep", '"metadata": {"x": ' + "[" * 5000 + "]" * 5000 + "}", "deep"),
         ("too deep for protobuf", '"metadata": ' + '{"a": ' * 150 + "1" + "}" * 150, "deep"),
+        # read by json_format, yet too deep to go into a request (protobuf's decoder limit)
+        ("too deep to send", '"metadata": ' + '{"a": ' * 40 + "1" + "}" * 40, "deep"),
         ("lone surrogate", '"description": "\\udc00"', "surrogate"),
     ],
 )
