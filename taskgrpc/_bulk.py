@@ -8,7 +8,6 @@ they interrupted with :meth:`Bulk.interrupted`, and finally call :meth:`Bulk.res
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
@@ -62,19 +61,16 @@ def plan(
 
 
 class Bulk:
-    """One bulk call. ``make_op(items)`` builds the operation of a batch (or of a part of
-    one, when a refused batch is narrowed); it is called when the batch starts, so
-    building requests overlaps with batches in flight.
+    """One bulk call. ``make_op(indices)`` builds the operation on the items at
+    ``indices`` (increasing): a batch, or a part of one when a refused batch is
+    narrowed. It is called when the batch starts, so building requests overlaps
+    with batches in flight.
 
     ``sizes`` (each item's serialized size) enables the byte budget
     ``max_bytes``: an item that cannot fit a request alone fails with a
     ValidationError naming its size and is never sent; the others are sent.
     ``narrow`` splits a refused batch (see :func:`taskgrpc._ops.narrowed`).
     ``creates`` makes an interrupted batch that was sent an OutcomeUnknownError.
-    ``prepare(items)`` replaces a batch's items (with copies that carry their ids) when
-    the batch starts, batch after batch in input order, so the work overlaps with the
-    batches in flight; the items of batches that never start are prepared too, so every
-    item of the result or the BulkError is as it was or would have been sent.
     """
 
     def __init__(
@@ -83,7 +79,7 @@ class Bulk:
         items: list[Any],
         batch_size: int,
         concurrency: int,
-        make_op: Callable[[list[Any]], _ops.Op[list[Any]]],
+        make_op: Callable[[list[int]], _ops.Op[list[Any]]],
         progress: ProgressCallback | None,
         *,
         sizes: Sequence[int] | None = None,
@@ -91,7 +87,6 @@ class Bulk:
         header: int = 0,
         narrow: bool = False,
         creates: bool = False,
-        prepare: Callable[[list[Any]], list[Any]] | None = None,
     ) -> None:
         size = check_count(batch_size, "batch_size")
         self.concurrency = check_count(concurrency, "concurrency")
@@ -112,9 +107,6 @@ class Bulk:
         self.sent = [False] * len(self.chunks)
         self._ended = [False] * len(self.chunks)
         self._make_op = make_op
-        self._prepare = prepare
-        self._prepared = 0  # batches whose items are prepared
-        self._prepare_lock = threading.Lock()
         self._too_big = too_big
         self._narrow = narrow
         self._creates = creates
@@ -123,32 +115,16 @@ class Bulk:
 
     def op(self, index: int) -> _ops.Op[list[Any]]:
         """Batch ``index``'s operation: one outcome per item (a result or its error)."""
-        self._prepare_through(index)
-        items = [self.items[i] for i in self.chunks[index]]
+        indices = self.chunks[index]
         if self._narrow:
-            return _ops.narrowed(self._make_op, items)
-        return self._whole(items)
+            return _ops.narrowed(self._make_op, indices)
+        return self._whole(indices)
 
-    def _prepare_through(self, index: int) -> None:
-        """Prepare the items of every batch up to ``index``, in order, once."""
-        if self._prepare is None or self._prepared > index:
-            return
-        with self._prepare_lock:
-            while self._prepared <= index:
-                # after the batches, the items too big to send (no content shared with them)
-                chunk = self.chunks[self._prepared] if self._prepared < len(self.chunks) else []
-                if self._prepared == len(self.chunks):
-                    chunk = self._too_big
-                prepared = self._prepare([self.items[i] for i in chunk])
-                for i, item in zip(chunk, prepared, strict=True):
-                    self.items[i] = item
-                self._prepared += 1
-
-    def _whole(self, items: list[Any]) -> _ops.Op[list[Any]]:
+    def _whole(self, indices: list[int]) -> _ops.Op[list[Any]]:
         try:
-            return list((yield from self._make_op(items)))
+            return list((yield from self._make_op(indices)))
         except TaskgrpcError as err:
-            return [err] * len(items)
+            return [err] * len(indices)
 
     def mark_sent(self, index: int) -> Callable[[], None]:
         """A callback for the driver: batch ``index`` has put a call on the wire."""
@@ -230,7 +206,6 @@ class Bulk:
 
     def result(self) -> list[Any]:
         """Every result in input order, or BulkError naming each failed item."""
-        self._prepare_through(len(self.chunks))
         for index, chunk in enumerate(self.chunks):
             if not self._ended[index]:
                 self._failed.update((i, NotSentError("not attempted")) for i in chunk)

@@ -29,46 +29,82 @@ def _canonical(task: r.Task, own: bool = False) -> str:
     """The task's content (all but its id) as canonical JSON: the input of every content id.
 
     Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
-    separators=(",", ":"))``, built in parts. The fields that tell the tasks of one
-    pipeline apart (name, description) are encoded directly; the JSON parts of all the
-    rest are memoized by the rest's serialized bytes, which determine it (the tasks of
-    one pipeline share type, workers, review, source and concepts).
+    separators=(",", ":"))``, built in parts (see :func:`canonical_rest`).
 
     ``own``: ``task`` is a copy without an id that the caller owns; it is worked on in
-    place of a clone and left as it was (a bulk create copies each task anyway).
+    place of a clone and left as it was.
     """
     if own:
         rest = task
     else:
         rest = clone(task)
         rest.ClearField("id")
-    name, description = rest.name, rest.description
-    plain: list[tuple[str, str]] = []
-    if name:
-        plain.append(("name", '"name":' + encode_basestring_ascii(name)))
-        rest.ClearField("name")
-    if description:
-        plain.append(("description", '"description":' + encode_basestring_ascii(description)))
-        rest.ClearField("description")
-    # Any serialization of a message determines its content, so it is a sound memo key.
-    memo = rest.SerializeToString()
-    parts = _RESTS.get(memo)
-    if parts is None:
-        parts = _parts(rest)
-        if parts is not None:
-            if len(_RESTS) >= _MAX_PARTS:
-                _RESTS.clear()
-            _RESTS[memo] = parts
+    name, description = strip(rest)
+    text = canonical_rest(rest, rest.SerializeToString(), name, description)
     if own:
-        if name:
-            rest.name = name
-        if description:
-            rest.description = description
-    if parts is None:
-        return _slow_canonical(task)
-    if plain:
-        parts = sorted(parts + plain)
-    return "{" + ",".join([p for _, p in parts]) + "}"
+        restore(rest, name, description)
+    return text
+
+
+def strip(task: r.Task) -> tuple[str, str]:
+    """Clear ``name`` and ``description``, the fields that tell the tasks of one pipeline
+    apart, in place; their values, for :func:`restore`."""
+    name, description = task.name, task.description
+    if name:
+        task.ClearField("name")
+    if description:
+        task.ClearField("description")
+    return name, description
+
+
+def restore(task: r.Task, name: str, description: str) -> None:
+    """Undo :func:`strip`."""
+    if name:
+        task.name = name
+    if description:
+        task.description = description
+
+
+def canonical_rest(rest: r.Task, key: bytes, name: str, description: str) -> str:
+    """:func:`_canonical` of the task that is ``rest`` (no id, :func:`strip` ped) with
+    ``name`` and ``description``; ``key`` is any serialization of ``rest``.
+
+    Any serialization of a message determines its content, so ``key`` is a sound memo
+    key: the JSON parts of the rest are computed once per key (the tasks of one pipeline
+    share type, workers, review, source and concepts), and name and description are
+    encoded directly.
+    """
+    shape = _SHAPES.get(key)
+    if shape is None:
+        parts = _parts(rest)
+        if parts is None:
+            full = clone(rest)
+            restore(full, name, description)
+            return _slow_canonical(full)
+        if len(_SHAPES) >= _MAX_PARTS:
+            _SHAPES.clear()
+        shape = _SHAPES[key] = _shape(parts)
+    before, middle, after = shape
+    if not (name or description):
+        return "{" + ",".join([p for p in shape if p]) + "}"
+    pieces = [
+        before,
+        '"description":' + encode_basestring_ascii(description) if description else "",
+        middle,
+        '"name":' + encode_basestring_ascii(name) if name else "",
+        after,
+    ]
+    return "{" + ",".join([p for p in pieces if p]) + "}"
+
+
+def _shape(parts: list[tuple[str, str]]) -> tuple[str, str, str]:
+    """The sorted ``parts`` of a rest (no name, no description) joined into the three
+    runs that sort before ``description``, between it and ``name``, and after ``name``."""
+    runs: tuple[list[str], list[str], list[str]] = ([], [], [])
+    for field, part in parts:
+        runs[(field > "description") + (field > "name")].append(part)
+    before, middle, after = (",".join(run) for run in runs)
+    return before, middle, after
 
 
 def _parts(task: r.Task) -> list[tuple[str, str]] | None:
@@ -99,7 +135,8 @@ def _parts(task: r.Task) -> list[tuple[str, str]] | None:
     return parts
 
 
-_RESTS: dict[bytes, list[tuple[str, str]]] = {}
+#: A rest's serialized bytes -> its :func:`_shape`.
+_SHAPES: dict[bytes, tuple[str, str, str]] = {}
 
 
 def _slow_canonical(task: r.Task) -> str:
@@ -242,29 +279,30 @@ class ContentIds:
         self.salt = salt
         self.derived: set[str] = set()
         self._seen: dict[str, int] = {}
+        self._prefix = hashlib.sha256(f"{salt}\0".encode())  # the hash input's start
+
+    def give(self, canonical: str) -> str:
+        """The id of the next task whose :func:`_canonical` form is ``canonical``: its
+        content id, or that of the ``k``-th repeat of the same content so far."""
+        k = self._seen.get(canonical, 0)
+        self._seen[canonical] = k + 1
+        if k:
+            task_id = _hashed(canonical, repeat_salt(self.salt, k))
+        else:
+            h = self._prefix.copy()
+            h.update(canonical.encode())
+            task_id = h.hexdigest()[:32]
+        self.derived.add(task_id)
+        return task_id
 
     def assign(self, tasks: Iterable[r.Task]) -> list[r.Task]:
         """The next ``tasks``, each one without an id replaced by a copy with its id."""
         out = list(tasks)
-        missing = [i for i, task in enumerate(out) if not task.id]
-        if not missing:
-            return out
-        seen, salt, derived = self._seen, self.salt, self.derived
-        first = hashlib.sha256(f"{salt}\0".encode())  # the hash input's prefix, salt first
-        for i in missing:
-            copy = clone(out[i])
-            canonical = _canonical(copy, own=True)
-            k = seen.get(canonical, 0)
-            seen[canonical] = k + 1
-            if k:
-                task_id = _hashed(canonical, repeat_salt(salt, k))
-            else:
-                h = first.copy()
-                h.update(canonical.encode())
-                task_id = h.hexdigest()[:32]
-            copy.id = task_id
-            derived.add(task_id)
-            out[i] = copy
+        for i, task in enumerate(out):
+            if not task.id:
+                copy = clone(task)
+                copy.id = self.give(_canonical(copy, own=True))
+                out[i] = copy
         return out
 
 

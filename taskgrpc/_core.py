@@ -24,9 +24,11 @@ from ._config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
+    check_count,
     check_timeout,
 )
-from ._content import CONTENT_ID_BYTES, ContentIds, is_content_id
+from ._content import ContentIds, is_content_id
+from ._intake import Creates, check_tasks, creates
 from ._options import (
     BulkOptions,
     ClientConfig,
@@ -37,31 +39,12 @@ from ._options import (
 )
 from ._paging import Pages
 from ._stub import TaskStub
-from ._validate import check_task, not_a_string
+from ._validate import not_a_string
 from ._validate import require_id as _require_id
 from .errors import ValidationError
 from .retry import DEFAULT, TokenBucket
 
-__all__ = ["Bulk", "ClientCore", "ProgressCallback", "RetryArg", "check_tasks"]
-
-
-def check_tasks(
-    tasks: Iterable[r.Task], *, require_id: bool = False, unique: bool = True
-) -> list[r.Task]:
-    """``tasks`` as a list, each checked (naming its index), and with ``unique`` no id
-    given twice."""
-    items = not_a_string(tasks, "tasks", none_is_empty=False)
-    seen: set[str] = set()
-    for i, task in enumerate(items):
-        try:
-            check_task(task, require_id=require_id)
-        except ValidationError as err:
-            raise ValidationError(f"tasks[{i}]: {err}") from None
-        if unique and task.id:
-            if task.id in seen:
-                raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
-            seen.add(task.id)
-    return items
+__all__ = ["Bulk", "ClientCore", "ProgressCallback", "RetryArg"]
 
 
 ChannelT = TypeVar("ChannelT")
@@ -200,23 +183,26 @@ class ClientCore(Generic[ChannelT]):
             secret=config.pat,
         )
 
-    def _ids(
-        self, items: list[r.Task], assign: bool, salt: str
-    ) -> tuple[ContentIds | None, Callable[[r.Task], bool] | None]:
-        """The giver of content ids for ``items`` (None without ``assign``), and the test
-        of an id derived from content, under which a task found exists: an id given here,
-        or a caller's id that is the task's content id (first or a repeat)."""
+    def _creates(
+        self, tasks: Iterable[r.Task], assign: bool, salt: str, batch_size: int
+    ) -> tuple[Creates, Callable[[r.Task], bool] | None]:
+        """``tasks`` checked, given content ids with ``assign``, sized and put into
+        requests (:func:`~taskgrpc._intake.creates`); and the test of an id derived
+        from content, under which a task found exists (None without ``assign``): an id
+        given here, or a caller's id that is the task's content id (first or a repeat)."""
+        uaid = self._config.uaid
         if not assign:
-            return None, None
+            return creates(tasks, None, uaid, batch_size), None
         ids = ContentIds(salt)
+        made = creates(tasks, ids, uaid, batch_size)
         derived = ids.derived
-        given = any(t.id for t in items)
-        repeats = min(len(items), 1000)
+        given = len(derived) < len(made.items)  # some came with their own id
+        repeats = min(len(made.items), 1000)
 
         def ours(task: r.Task) -> bool:
             return task.id in derived or (given and is_content_id(task, salt, repeats))
 
-        return ids, ours
+        return made, ours
 
     def _op_create(
         self,
@@ -226,12 +212,8 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> _ops.Op[list[r.Task]]:
-        items = check_tasks([task])
-        ids, ours = self._ids(items, assign_id, id_salt)
-        if ids is not None:
-            items = ids.assign(items)
-        request = rq.post_tasks(self._config.uaid, items, check=False)
-        return _ops.create(request, self._budget(timeout, retry), ours)
+        made, ours = self._creates([task], assign_id, id_salt, 1)
+        return _ops.create(made.request([0]), self._budget(timeout, retry), ours)
 
     def _max_bytes(self, bulk: BulkOptions) -> int:
         if bulk.max_request_bytes is None:
@@ -248,32 +230,29 @@ class ClientCore(Generic[ChannelT]):
         timeout: float | None,
         retry: RetryArg,
     ) -> Bulk:
-        """Check every task before anything is sent; batches split by count and bytes
-        (counting the id each task will get), each batch's tasks given their content ids
-        when it starts, and a refused batch narrowed down to its bad items."""
-        items = check_tasks(tasks)
-        ids, ours = self._ids(items, assign_ids, id_salt)
+        """Check every task and give it its content id before anything is sent; batches
+        split by count and bytes, and a refused batch narrowed down to its bad items."""
+        made, ours = self._creates(
+            tasks, assign_ids, id_salt, check_count(bulk.batch_size, "batch_size")
+        )
         max_bytes = self._max_bytes(bulk)
         self._budget(timeout, retry)
-        uaid = self._config.uaid
 
-        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
-            request = rq.post_tasks(uaid, chunk, check=False)
-            return _ops.create(request, self._budget(timeout, retry), ours)
+        def op(indices: list[int]) -> _ops.Op[list[r.Task]]:
+            return _ops.create(made.request(indices), self._budget(timeout, retry), ours)
 
         return Bulk(
             "create_many",
-            items,
+            made.items,
             bulk.batch_size,
             bulk.concurrency,
             op,
             progress,
-            sizes=[t.ByteSize() + (0 if t.id or ids is None else CONTENT_ID_BYTES) for t in items],
+            sizes=made.sizes,
             max_bytes=max_bytes,
-            header=rq.post_tasks(uaid, [], check=False).ByteSize(),
+            header=rq.post_tasks(self._config.uaid, [], check=False).ByteSize(),
             narrow=True,
             creates=True,
-            prepare=None if ids is None else ids.assign,
         )
 
     def _bulk_update(
@@ -289,7 +268,8 @@ class ClientCore(Generic[ChannelT]):
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(chunk: list[r.Task]) -> _ops.Op[list[r.Task]]:
+        def op(indices: list[int]) -> _ops.Op[list[r.Task]]:
+            chunk = [items[i] for i in indices]
             request = rq.patch_tasks(uaid, chunk, "overwrite", check=False)
             return _ops.patch(request, self._budget(timeout, retry))
 
@@ -320,7 +300,8 @@ class ClientCore(Generic[ChannelT]):
         self._budget(timeout, retry)
         uaid = self._config.uaid
 
-        def op(chunk: list[str]) -> _ops.Op[list[str]]:
+        def op(indices: list[int]) -> _ops.Op[list[str]]:
+            chunk = [items[i] for i in indices]
             return _ops.delete(rq.delete_tasks(uaid, chunk), self._budget(timeout, retry))
 
         return Bulk("delete_many", items, bulk.batch_size, bulk.concurrency, op, progress)

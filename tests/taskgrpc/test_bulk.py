@@ -55,30 +55,6 @@ def test_plan_by_bytes_and_count_keeps_order_and_sets_aside_items_too_big():
         assert 10 + sum(framed(sizes[i]) for i in batch) <= 100
 
 
-def test_batches_are_prepared_once_in_input_order_whatever_order_they_start_in():
-    from tgsupport import ScriptedDriver
-
-    from taskgrpc._bulk import Bulk
-
-    seen: list[list[int]] = []
-
-    def prepare(items):
-        seen.append(list(items))
-        return [i * 10 for i in items]
-
-    def make_op(items):
-        if False:
-            yield
-        return items
-
-    bulk = Bulk("create_many", list(range(7)), 2, 4, make_op, None, prepare=prepare)
-    for index in (3, 1, 0, 2):
-        bulk.done(index, ScriptedDriver([]).run(bulk.op(index)))
-    assert seen == [[0, 1], [2, 3], [4, 5], [6]]
-    assert bulk.result() == [0, 10, 20, 30, 40, 50, 60]
-    assert seen[4:] == [[]]  # then the items too big to send (none here)
-
-
 # --- end to end against fake_servicer ---------------------------------------------------
 
 

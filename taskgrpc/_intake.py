@@ -1,0 +1,152 @@
+"""The tasks of a create or an update, taken in before anything is sent.
+
+One pass per call: every task is checked (the error names its index, and nothing
+is sent), a create's task without an id gets its content id (on a copy: the
+caller's tasks are never changed), and each task is sized as it will be sent, for
+the byte budget.
+
+Tasks of one *shape* (all but id, name and description: a pipeline's tasks share
+type, workers, review, source and concepts) share the work: each shape is checked
+and turned into canonical JSON once, keyed by its serialized bytes, so a bulk
+create costs a few µs a task. The key is sound: any serialization of a message
+determines its content, and :func:`~taskgrpc._validate.check_task` reads none of
+the three fields left out (``test_intake`` holds it to that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from clarifai_grpc.grpc.api import resources_pb2 as r
+from clarifai_grpc.grpc.api import service_pb2 as s
+
+from . import requests as rq
+from ._bulk import framed
+from ._content import ContentIds, canonical_rest, restore, strip
+from ._validate import check_task, not_a_string
+from .errors import ValidationError
+
+__all__ = ["Creates", "check_tasks", "creates"]
+
+#: Shape key -> check_task's refusal of that shape (None: valid). Bounded: cleared when full.
+_CHECKED: dict[bytes, str | None] = {}
+_MAX_CHECKED = 4096
+_UNSEEN = "\0unseen"
+
+
+def check_tasks(
+    tasks: Iterable[r.Task], *, require_id: bool = False, unique: bool = True
+) -> list[r.Task]:
+    """``tasks`` as a list, each checked (naming its index), and with ``unique`` no id
+    given twice."""
+    items = not_a_string(tasks, "tasks", none_is_empty=False)
+    seen: set[str] = set()
+    for i, task in enumerate(items):
+        try:
+            check_task(task, require_id=require_id)
+        except ValidationError as err:
+            raise ValidationError(f"tasks[{i}]: {err}") from None
+        if unique and task.id:
+            if task.id in seen:
+                raise ValidationError(f"tasks[{i}]: the id {task.id!r} is given twice")
+            seen.add(task.id)
+    return items
+
+
+class Creates:
+    """The tasks of a create, checked and as they will be sent (:func:`creates`).
+
+    ``items[i]`` is the i-th task as sent, with ``sizes[i]`` its serialized size.
+    The items live in PostTasksRequests of ``batch_size`` consecutive items (the
+    one copy of each task); :meth:`request` hands one out whole, or builds one.
+    """
+
+    __slots__ = ("_built", "_uaid", "batch_size", "items", "sizes")
+
+    def __init__(
+        self, uaid: r.UserAppIDSet, batch_size: int, built: list[s.PostTasksRequest]
+    ) -> None:
+        self._uaid = uaid
+        self.batch_size = batch_size
+        self._built = {j * batch_size: request for j, request in enumerate(built)}
+        self.items: list[r.Task] = [task for request in built for task in request.tasks]
+        self.sizes: list[int] = []
+
+    def request(self, indices: list[int]) -> s.PostTasksRequest:
+        """The PostTasksRequest of the items at ``indices`` (increasing): one built in
+        :func:`creates` if it holds exactly those items and was not handed out yet,
+        else a new one."""
+        start = indices[0] if indices else -1
+        built = self._built.get(start)
+        if built is not None and len(built.tasks) == len(indices) == indices[-1] - start + 1:
+            del self._built[start]
+            return built
+        return rq.post_tasks(self._uaid, [self.items[i] for i in indices], check=False)
+
+
+def creates(
+    tasks: Iterable[r.Task], ids: ContentIds | None, uaid: r.UserAppIDSet, batch_size: int
+) -> Creates:
+    """The tasks of a create, each checked (ValidationError naming its index, before
+    anything is sent), copied once into the requests that will carry them, given
+    an id by ``ids`` if it has none (:meth:`ContentIds.give`: the ids of
+    :func:`~taskgrpc.with_content_ids`), and sized. No id may be given twice. The
+    caller's tasks are never changed.
+    """
+    tasks = not_a_string(tasks, "tasks", none_is_empty=False)
+    for i, task in enumerate(tasks):
+        if task.__class__ is not r.Task:
+            try:
+                check_task(task)  # raises: not a Task
+            except ValidationError as err:
+                raise ValidationError(f"tasks[{i}]: {err}") from None
+    batches = [
+        s.PostTasksRequest(user_app_id=uaid, tasks=tasks[i : i + batch_size])
+        for i in range(0, len(tasks), batch_size)
+    ]
+    out = Creates(uaid, batch_size, batches)
+    sizes = out.sizes
+    given: set[str] = set()
+    for i, task in enumerate(out.items):
+        try:
+            task_id = task.id
+            if task_id:
+                if task_id in given:
+                    raise ValidationError(f"the id {task_id!r} is given twice")
+                given.add(task_id)
+                task.ClearField("id")
+            name, description = strip(task)
+            key = task.SerializeToString()
+            refusal = _CHECKED.get(key, _UNSEEN)
+            if refusal is _UNSEEN:
+                refusal = _refusal(task)
+                if len(_CHECKED) >= _MAX_CHECKED:
+                    _CHECKED.clear()
+                _CHECKED[key] = refusal
+            if refusal is not None:
+                raise ValidationError(refusal)
+            if not task_id and ids is not None:
+                task_id = ids.give(canonical_rest(task, key, name, description))
+            restore(task, name, description)
+        except ValidationError as err:
+            raise ValidationError(f"tasks[{i}]: {err}") from None
+        if task_id:
+            task.id = task_id
+        sizes.append(len(key) + _text_size(name) + _text_size(description) + _text_size(task_id))
+    return out
+
+
+def _refusal(task: r.Task) -> str | None:
+    try:
+        check_task(task)
+    except ValidationError as err:
+        return str(err)
+    return None
+
+
+def _text_size(text: str) -> int:
+    """Bytes a string field of a Task (field number under 16) takes serialized; none if
+    empty (proto3 does not send an empty string)."""
+    if not text:
+        return 0
+    return framed(len(text) if text.isascii() else len(text.encode()))
