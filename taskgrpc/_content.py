@@ -25,11 +25,12 @@ __all__ = ["content_id", "same_task", "with_content_ids"]
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
 
 
-def _canonical(task: r.Task, own: bool = False) -> str:
-    """The task's content (all but its id) as canonical JSON: the input of every content id.
+def _canonical(task: r.Task, own: bool = False) -> bytes:
+    """The task's content (all but its id) as canonical JSON, ASCII-encoded: the input of
+    every content id.
 
     Exactly ``json.dumps(json_format.MessageToDict(task without id), sort_keys=True,
-    separators=(",", ":"))``, built in parts (see :func:`canonical_rest`).
+    separators=(",", ":")).encode()``, built in parts (see :func:`canonical_rest`).
 
     ``own``: ``task`` is a copy without an id that the caller owns; it is worked on in
     place of a clone and left as it was.
@@ -65,7 +66,7 @@ def restore(task: r.Task, name: str, description: str) -> None:
         task.description = description
 
 
-def canonical_rest(rest: r.Task, key: bytes, name: str, description: str) -> str:
+def canonical_rest(rest: r.Task, key: bytes, name: str, description: str) -> bytes:
     """:func:`_canonical` of the task that is ``rest`` (no id, :func:`strip` ped) with
     ``name`` and ``description``; ``key`` is any serialization of ``rest``.
 
@@ -86,24 +87,24 @@ def canonical_rest(rest: r.Task, key: bytes, name: str, description: str) -> str
         shape = _SHAPES[key] = _shape(parts)
     before, middle, after = shape
     if not (name or description):
-        return "{" + ",".join([p for p in shape if p]) + "}"
+        return b"{" + b",".join([p for p in shape if p]) + b"}"
     pieces = [
         before,
-        '"description":' + encode_basestring_ascii(description) if description else "",
+        b'"description":' + encode_basestring_ascii(description).encode() if description else b"",
         middle,
-        '"name":' + encode_basestring_ascii(name) if name else "",
+        b'"name":' + encode_basestring_ascii(name).encode() if name else b"",
         after,
     ]
-    return "{" + ",".join([p for p in pieces if p]) + "}"
+    return b"{" + b",".join([p for p in pieces if p]) + b"}"
 
 
-def _shape(parts: list[tuple[str, str]]) -> tuple[str, str, str]:
+def _shape(parts: list[tuple[str, str]]) -> tuple[bytes, bytes, bytes]:
     """The sorted ``parts`` of a rest (no name, no description) joined into the three
     runs that sort before ``description``, between it and ``name``, and after ``name``."""
     runs: tuple[list[str], list[str], list[str]] = ([], [], [])
     for field, part in parts:
         runs[(field > "description") + (field > "name")].append(part)
-    before, middle, after = (",".join(run) for run in runs)
+    before, middle, after = (",".join(run).encode() for run in runs)
     return before, middle, after
 
 
@@ -136,16 +137,16 @@ def _parts(task: r.Task) -> list[tuple[str, str]] | None:
 
 
 #: A rest's serialized bytes -> its :func:`_shape`.
-_SHAPES: dict[bytes, tuple[str, str, str]] = {}
+_SHAPES: dict[bytes, tuple[bytes, bytes, bytes]] = {}
 
 
-def _slow_canonical(task: r.Task) -> str:
+def _slow_canonical(task: r.Task) -> bytes:
     """The definition of :func:`_canonical`, computed the plain way."""
     from google.protobuf import json_format
 
     body = clone(task)
     body.ClearField("id")
-    return _dumps(json_format.MessageToDict(body))
+    return _dumps(json_format.MessageToDict(body)).encode()
 
 
 def _dumps(value: Any) -> str:
@@ -228,8 +229,8 @@ def _scalar_json(field: Any, value: Any) -> str:
     return part
 
 
-def _hashed(canonical: str, salt: str) -> str:
-    return hashlib.sha256(f"{salt}\0{canonical}".encode()).hexdigest()[:32]
+def _hashed(canonical: bytes, salt: str) -> str:
+    return hashlib.sha256(f"{salt}\0".encode() + canonical).hexdigest()[:32]
 
 
 def repeat_salt(salt: str, k: int) -> str:
@@ -278,20 +279,18 @@ class ContentIds:
             raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
         self.salt = salt
         self.derived: set[str] = set()
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int] = {}  # first id of a content -> times given
         self._prefix = hashlib.sha256(f"{salt}\0".encode())  # the hash input's start
 
-    def give(self, canonical: str) -> str:
+    def give(self, canonical: bytes) -> str:
         """The id of the next task whose :func:`_canonical` form is ``canonical``: its
         content id, or that of the ``k``-th repeat of the same content so far."""
-        k = self._seen.get(canonical, 0)
-        self._seen[canonical] = k + 1
-        if k:
-            task_id = _hashed(canonical, repeat_salt(self.salt, k))
-        else:
-            h = self._prefix.copy()
-            h.update(canonical.encode())
-            task_id = h.hexdigest()[:32]
+        h = self._prefix.copy()
+        h.update(canonical)
+        first = h.hexdigest()[:32]  # the content id; repeats are counted by it
+        k = self._seen.get(first, 0)
+        self._seen[first] = k + 1
+        task_id = _hashed(canonical, repeat_salt(self.salt, k)) if k else first
         self.derived.add(task_id)
         return task_id
 

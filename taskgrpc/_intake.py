@@ -22,7 +22,7 @@ from clarifai_grpc.grpc.api import service_pb2 as s
 
 from . import requests as rq
 from ._bulk import framed
-from ._content import ContentIds, canonical_rest, restore, strip
+from ._content import CONTENT_ID_BYTES, ContentIds, canonical_rest, restore, strip
 from ._validate import check_task, not_a_string
 from .errors import ValidationError
 
@@ -107,6 +107,7 @@ def creates(
     out = Creates(uaid, batch_size, batches)
     sizes = out.sizes
     given: set[str] = set()
+    checked = _CHECKED.get
     for i, task in enumerate(out.items):
         try:
             task_id = task.id
@@ -117,31 +118,39 @@ def creates(
                 task.ClearField("id")
             name, description = strip(task)
             key = task.SerializeToString()
-            refusal = _CHECKED.get(key, _UNSEEN)
+            refusal = checked(key, _UNSEEN)
             if refusal is _UNSEEN:
-                refusal = _refusal(task)
-                if len(_CHECKED) >= _MAX_CHECKED:
-                    _CHECKED.clear()
-                _CHECKED[key] = refusal
+                refusal = _check_shape(task, key)
             if refusal is not None:
                 raise ValidationError(refusal)
+            size = len(key)
             if not task_id and ids is not None:
                 task_id = ids.give(canonical_rest(task, key, name, description))
-            restore(task, name, description)
+                size += CONTENT_ID_BYTES
+            elif task_id:
+                size += _text_size(task_id)
+            if name or description:
+                restore(task, name, description)
+                size += _text_size(name) + _text_size(description)
         except ValidationError as err:
             raise ValidationError(f"tasks[{i}]: {err}") from None
         if task_id:
             task.id = task_id
-        sizes.append(len(key) + _text_size(name) + _text_size(description) + _text_size(task_id))
+        sizes.append(size)
     return out
 
 
-def _refusal(task: r.Task) -> str | None:
+def _check_shape(rest: r.Task, key: bytes) -> str | None:
+    """check_task's refusal of ``rest`` (None: valid), remembered under ``key``."""
     try:
-        check_task(task)
+        check_task(rest)
+        refusal = None
     except ValidationError as err:
-        return str(err)
-    return None
+        refusal = str(err)
+    if len(_CHECKED) >= _MAX_CHECKED:
+        _CHECKED.clear()
+    _CHECKED[key] = refusal
+    return refusal
 
 
 def _text_size(text: str) -> int:

@@ -482,24 +482,30 @@ def _merge(
     missing) raises OutcomeUnknownError; nothing is sent again: SUCCESS is final.
     """
     answer = list(answer)  # one wrapper per task: each pass over the field makes new ones
+    sent_ids = [task.id for task in sent]
+    if all(sent_ids) and sent_ids == [task.id for task in answer]:
+        mine = answer  # the common case: every id came back, in order
+    else:
+        mine = _matched(sent, answer)
+    if (sent is tasks and not done) or not all(task.id for task in tasks):
+        return mine  # nothing was looked up (or some had no id): the answer, in order
+    results = dict(done)
+    results.update(zip(sent_ids, mine, strict=True))
+    return [results[task.id] for task in tasks]
+
+
+def _matched(sent: list[r.Task], answer: list[r.Task]) -> list[r.Task]:
+    """The answer to each of ``sent``, matched by id (see :func:`_merge`)."""
     by_id = {task.id: task for task in answer}
     given = [task.id for task in sent if task.id]
     echoed = [i for i in given if i in by_id]
     if len(answer) != len(sent) or len(by_id) != len(answer) or echoed not in ([], given):
         raise unknown_outcome(sent, incomplete(POST_TASKS.name, "task", len(sent), len(answer)))
-    if echoed:
-        given_ids = set(given)
-        rest = iter([task for task in answer if task.id not in given_ids])
-        mine = [by_id[task.id] if task.id else next(rest) for task in sent]
-    else:
-        mine = list(answer)
-    if sent is tasks and not done:
-        return mine  # nothing was looked up: the answer, in order
-    if not all(task.id for task in tasks):
-        return mine  # some had no id (then nothing was looked up): the answer, in order
-    results = dict(done)
-    results.update((s.id, got) for s, got in zip(sent, mine, strict=True))
-    return [results[task.id] for task in tasks]
+    if not echoed:
+        return answer
+    given_ids = set(given)
+    rest = iter([task for task in answer if task.id not in given_ids])
+    return [by_id[task.id] if task.id else next(rest) for task in sent]
 
 
 def unknown_outcome(

@@ -184,3 +184,43 @@ def test_content_ids_given_in_parts_are_those_of_the_whole_list():
     parts = giver.assign(tasks[:2]) + giver.assign(tasks[2:5]) + giver.assign(tasks[5:])
     assert [t.id for t in parts] == [t.id for t in tg.with_content_ids(tasks, "s")]
     assert giver.derived == {t.id for t in parts}
+
+
+def test_content_ids_are_the_documented_definition_and_never_change():
+    """A re-run after an upgrade must find the tasks an earlier version created: the id is
+    sha256 of ``f"{salt}\\0"`` and the canonical JSON of the task without its id (the
+    k-th repeat of a content in one list salted ``f"{salt}#{k}"``), its first 32 hex digits.
+    Written out here with json_format, and pinned to the values 0.2.0 gave."""
+    import hashlib
+    import json
+
+    from google.protobuf import json_format
+
+    def defined(task: r.Task, salt: str) -> str:
+        body = clone(task)
+        body.ClearField("id")
+        text = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(f"{salt}\0{text}".encode()).hexdigest()[:32]
+
+    a = tg.build_task(
+        "CONCEPTS_CLASSIFICATION",
+        concepts=["cat"],
+        name="bulk-1",
+        workers=tg.full(["labeler-1"]),
+        review=tg.manual_review(["reviewer"]),
+        source=tg.dataset("ds-1"),
+    )
+    b = struct_task()
+    b.description = "déjà vu"
+    tasks = [a, b, a]
+    got = [t.id for t in tg.with_content_ids(tasks, "s")]
+    assert got == [defined(a, "s"), defined(b, "s"), defined(a, "s#1")]
+    assert tg.content_id(b) == defined(b, "")
+    assert got == PINNED_IDS
+
+
+PINNED_IDS = [  # taskgrpc 0.2.0's ids of the tasks above
+    "f64785b7b83da94bba00855a16b6bf92",
+    "e73926a45f5cd08b320ba9d4bc830159",
+    "e24adbd8930903e2ce6a6a4cad2e806a",
+]
