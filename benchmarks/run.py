@@ -51,7 +51,7 @@ class Sizes:
     export_annotations: int = 100_000
     export_inputs: int = 1000
     bulk_tasks: int = 5000
-    bulk_rounds: int = 9
+    bulk_rounds: int = 15
 
 
 QUICK = Sizes(

@@ -38,9 +38,19 @@ def plan(
 ) -> tuple[list[list[int]], list[int]]:
     """Batches of item indices, in order, each of at most ``batch_size`` items and (with
     ``sizes``, each item's serialized size) at most ``max_bytes`` bytes including the
-    request's own ``header`` bytes; and the indices of items too big to send alone."""
-    if sizes is None:
+    request's own ``header`` bytes; and the indices of items too big to send alone.
+
+    Greedy: each batch takes items until the next one would not fit."""
+    if sizes is None or not count or header + batch_size * framed(max(sizes)) <= max_bytes:
+        # no batch of ``batch_size`` items can exceed ``max_bytes``: by count alone
         return [list(range(i, min(i + batch_size, count))) for i in range(0, count, batch_size)], []
+    return by_bytes(sizes, batch_size, max_bytes, header)
+
+
+def by_bytes(
+    sizes: Sequence[int], batch_size: int, max_bytes: int, header: int
+) -> tuple[list[list[int]], list[int]]:
+    """:func:`plan` with ``sizes``, item by item."""
     batches: list[list[int]] = []
     too_big: list[int] = []
     batch: list[int] = []

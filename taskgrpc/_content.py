@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
-from typing import Any
+from typing import Any, NamedTuple
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf.descriptor import FieldDescriptor
@@ -52,9 +52,9 @@ def strip(task: r.Task) -> tuple[str, str]:
     apart, in place; their values, for :func:`restore`."""
     name, description = task.name, task.description
     if name:
-        task.ClearField("name")
+        task.name = ""  # proto3: an empty string is not sent, the same as cleared
     if description:
-        task.ClearField("description")
+        task.description = ""
     return name, description
 
 
@@ -85,27 +85,46 @@ def canonical_rest(rest: r.Task, key: bytes, name: str, description: str) -> byt
         if len(_SHAPES) >= _MAX_PARTS:
             _SHAPES.clear()
         shape = _SHAPES[key] = _shape(parts)
-    before, middle, after = shape
-    if not (name or description):
-        return b"{" + b",".join([p for p in shape if p]) + b"}"
-    pieces = [
-        before,
-        b'"description":' + encode_basestring_ascii(description).encode() if description else b"",
-        middle,
-        b'"name":' + encode_basestring_ascii(name).encode() if name else b"",
-        after,
-    ]
-    return b"{" + b",".join([p for p in pieces if p]) + b"}"
+    if name:
+        if description:
+            head, between, tail = shape.both
+            return (
+                head
+                + encode_basestring_ascii(description).encode()
+                + between
+                + encode_basestring_ascii(name).encode()
+                + tail
+            )
+        head, tail = shape.name
+        return head + encode_basestring_ascii(name).encode() + tail
+    if description:
+        head, tail = shape.description
+        return head + encode_basestring_ascii(description).encode() + tail
+    return shape.bare
 
 
-def _shape(parts: list[tuple[str, str]]) -> tuple[bytes, bytes, bytes]:
-    """The sorted ``parts`` of a rest (no name, no description) joined into the three
-    runs that sort before ``description``, between it and ``name``, and after ``name``."""
-    runs: tuple[list[str], list[str], list[str]] = ([], [], [])
-    for field, part in parts:
-        runs[(field > "description") + (field > "name")].append(part)
-    before, middle, after = (",".join(run).encode() for run in runs)
-    return before, middle, after
+class _Shape(NamedTuple):
+    """The canonical JSON of a rest (no name, no description) as templates, one for each
+    of name and description being set or not: the pieces around their encoded values."""
+
+    bare: bytes
+    name: list[bytes]
+    description: list[bytes]
+    both: list[bytes]
+
+
+def _shape(parts: list[tuple[str, str]]) -> _Shape:
+    """The templates of a rest from its sorted ``parts``: the canonical JSON with the
+    parts ``"description":`` and ``"name":`` in their sorted places, each followed by a
+    NUL, split at the NULs. Canonical JSON escapes every control character, so a NUL is
+    found nowhere else."""
+
+    def template(*extra: tuple[str, str]) -> list[bytes]:
+        joined = "{" + ",".join([part for _, part in sorted(parts + list(extra))]) + "}"
+        return joined.encode().split(b"\x00")
+
+    name, description = ("name", '"name":\x00'), ("description", '"description":\x00')
+    return _Shape(template()[0], template(name), template(description), template(name, description))
 
 
 def _parts(task: r.Task) -> list[tuple[str, str]] | None:
@@ -137,7 +156,7 @@ def _parts(task: r.Task) -> list[tuple[str, str]] | None:
 
 
 #: A rest's serialized bytes -> its :func:`_shape`.
-_SHAPES: dict[bytes, tuple[bytes, bytes, bytes]] = {}
+_SHAPES: dict[bytes, _Shape] = {}
 
 
 def _slow_canonical(task: r.Task) -> bytes:
@@ -279,7 +298,7 @@ class ContentIds:
             raise ValidationError(f"id_salt must be a string, got {type(salt).__name__}")
         self.salt = salt
         self.derived: set[str] = set()
-        self._seen: dict[str, int] = {}  # first id of a content -> times given
+        self._repeats: dict[str, int] = {}  # a content id -> its repeats so far
         self._prefix = hashlib.sha256(f"{salt}\0".encode())  # the hash input's start
 
     def give(self, canonical: bytes) -> str:
@@ -287,10 +306,11 @@ class ContentIds:
         content id, or that of the ``k``-th repeat of the same content so far."""
         h = self._prefix.copy()
         h.update(canonical)
-        first = h.hexdigest()[:32]  # the content id; repeats are counted by it
-        k = self._seen.get(first, 0)
-        self._seen[first] = k + 1
-        task_id = _hashed(canonical, repeat_salt(self.salt, k)) if k else first
+        task_id = h.hexdigest()[:32]  # the content id; repeats are counted by it
+        if task_id in self.derived:  # a repeat (or, against all odds, a collision)
+            k = self._repeats.get(task_id, 0) + 1
+            self._repeats[task_id] = k
+            task_id = _hashed(canonical, repeat_salt(self.salt, k))
         self.derived.add(task_id)
         return task_id
 

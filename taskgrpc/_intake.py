@@ -158,4 +158,5 @@ def _text_size(text: str) -> int:
     empty (proto3 does not send an empty string)."""
     if not text:
         return 0
-    return framed(len(text) if text.isascii() else len(text.encode()))
+    size = len(text) if text.isascii() else len(text.encode())
+    return size + 2 if size < 128 else framed(size)

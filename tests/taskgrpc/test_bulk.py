@@ -11,11 +11,14 @@ import threading
 
 import pytest
 from clarifai_grpc.grpc.api import service_pb2 as s
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tgsupport import (
     APP,
     HEX32,
     USER,
     copy,
+    examples,
     ids,
     reviewers_two,
     simple_task,
@@ -39,6 +42,23 @@ def test_framed_sizes_add_up_to_the_request_size(sizes):
     header = s.PostTasksRequest(user_app_id=uaid()).ByteSize()
     request = s.PostTasksRequest(user_app_id=uaid(), tasks=tasks)
     assert request.ByteSize() == header + sum(framed(t.ByteSize()) for t in tasks)
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(
+    st.lists(st.integers(0, 300), max_size=40),
+    st.integers(1, 8),
+    st.integers(1, 1500),
+    st.integers(0, 20),
+)
+def test_plan_by_count_when_bytes_cannot_bind_is_the_item_by_item_plan(
+    sizes, batch_size, max_bytes, header
+):
+    from taskgrpc._bulk import by_bytes
+
+    assert plan(sizes, len(sizes), batch_size, max_bytes, header) == by_bytes(
+        sizes, batch_size, max_bytes, header
+    )
 
 
 def test_plan_by_count_only():
