@@ -52,7 +52,7 @@ from .errors import (
 )
 from .retry import DEFAULT, RetryPolicy
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 if TYPE_CHECKING:
     from .aio import AsyncAnnotationPager, AsyncTaskClient, AsyncTaskPager

@@ -24,7 +24,6 @@ from ._config import (
     DEFAULT_MAX_REQUEST_BYTES,
     DEFAULT_TARGET,
     DEFAULT_TIMEOUT,
-    check_count,
     check_timeout,
 )
 from ._content import ContentIds, is_content_id
@@ -232,9 +231,7 @@ class ClientCore(Generic[ChannelT]):
     ) -> Bulk:
         """Check every task and give it its content id before anything is sent; batches
         split by count and bytes, and a refused batch narrowed down to its bad items."""
-        made, ours = self._creates(
-            tasks, assign_ids, id_salt, check_count(bulk.batch_size, "batch_size")
-        )
+        made, ours = self._creates(tasks, assign_ids, id_salt, bulk.batch_size)
         max_bytes = self._max_bytes(bulk)
         self._budget(timeout, retry)
 

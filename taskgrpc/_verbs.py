@@ -325,8 +325,8 @@ def create_many(
     """Create tasks in PostTasks batches, up to ``concurrency`` batches at once.
 
     Every task is validated before anything is sent. With ``assign_ids``
-    (the default) each task without an id gets its content id before its
-    batch is sent (the ids of :func:`~taskgrpc.with_content_ids` over the
+    (the default) each task without an id gets its content id, also before
+    anything is sent (the ids of :func:`~taskgrpc.with_content_ids` over the
     whole list with ``id_salt``), so
     creating the same content again returns the existing tasks and creates
     only the missing ones. Batches hold at most ``batch_size`` tasks and

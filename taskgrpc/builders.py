@@ -24,7 +24,15 @@ from clarifai_grpc.grpc.api.status import status_code_pb2
 from google.protobuf import struct_pb2
 
 from . import _validate as v
-from ._validate import (
+from ._validate import (  # and the enum aliases both modules read
+    _DYNAMIC,
+    _EVENLY,
+    _FULL,
+    _PARTITIONED,
+    _REV,
+    _SRC,
+    _TW,
+    _WEIGHTED,
     ANNOTATION_DATA_TYPES,
     REVIEWERS_THRESHOLDS,
     check_task,
@@ -60,13 +68,6 @@ __all__ = [
 
 TaskType = r.Task.TaskType
 _MAX_UINT32 = v.MAX_UINT32
-
-_TW = r.TaskWorker
-_PARTITIONED, _FULL, _DYNAMIC = _TW.PARTITIONED, _TW.FULL, _TW.DYNAMIC
-_PSI = r.TaskWorkerPartitionedStrategyInfo
-_EVENLY, _WEIGHTED = _PSI.EVENLY, _PSI.WEIGHTED
-_SRC = r.TaskInputSource
-_REV = r.TaskReview
 
 
 def task_type(value: int | str) -> int:
