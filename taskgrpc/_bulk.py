@@ -73,8 +73,9 @@ def by_bytes(
 class Bulk:
     """One bulk call. ``make_op(indices)`` builds the operation on the items at
     ``indices`` (increasing): a batch, or a part of one when a refused batch is
-    narrowed. It is called when the batch starts, so building requests overlaps
-    with batches in flight.
+    narrowed. It is called when the batch starts (a create's requests are built
+    before, by :mod:`taskgrpc._intake`; others are built then, overlapping with the
+    batches in flight).
 
     ``sizes`` (each item's serialized size) enables the byte budget
     ``max_bytes``: an item that cannot fit a request alone fails with a

@@ -11,7 +11,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from json.encoder import encode_basestring_ascii
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from google.protobuf.descriptor import FieldDescriptor
@@ -23,6 +23,35 @@ __all__ = ["content_id", "same_task", "with_content_ids"]
 
 #: Fields the service sets or computes: never part of a task's content.
 SERVER_FIELDS = ("id", "created_at", "modified_at", "status", "user_id", "app_id", "metrics")
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Memo(Generic[K, V]):
+    """A memo of at most about ``max_bytes`` (the sizes its callers give), cleared when
+    full. Shared by threads: a race costs at most a miss or an early clear."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._data: dict[K, V] = {}
+        self._bytes = 0
+        self.get = self._data.get  # the dict is never replaced, only cleared
+
+    def put(self, key: K, value: V, size: int) -> None:
+        if self._bytes + size > self.max_bytes:
+            self._data.clear()
+            self._bytes = 0
+        self._data[key] = value
+        self._bytes += size
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        self._data.clear()
+        self._bytes = 0
 
 
 def _canonical(task: r.Task, own: bool = False) -> bytes:
@@ -82,9 +111,8 @@ def canonical_rest(rest: r.Task, key: bytes, name: str, description: str) -> byt
             full = clone(rest)
             restore(full, name, description)
             return _slow_canonical(full)
-        if len(_SHAPES) >= _MAX_PARTS:
-            _SHAPES.clear()
-        shape = _SHAPES[key] = _shape(parts)
+        shape = _shape(parts)
+        _SHAPES.put(key, shape, len(key) + sum(map(len, shape.both)) * 4)
     if name:
         if description:
             head, between, tail = shape.both
@@ -156,7 +184,7 @@ def _parts(task: r.Task) -> list[tuple[str, str]] | None:
 
 
 #: A rest's serialized bytes -> its :func:`_shape`.
-_SHAPES: dict[bytes, _Shape] = {}
+_SHAPES: Memo[bytes, _Shape] = Memo(32 << 20)
 
 
 def _slow_canonical(task: r.Task) -> bytes:
@@ -212,14 +240,13 @@ def _plain_json(value: Any) -> str:
     return int.__repr__(value)
 
 
-_PARTS: dict[tuple[str, Any], str] = {}
-_MAX_PARTS = 50_000
+#: (a sub-message's type, its bytes) or (a scalar field, its value) -> its JSON part.
+_PARTS: Memo[tuple[str, Any], str] = Memo(16 << 20)
 
 
 def _remember(key: tuple[str, Any], part: str) -> str:
-    if len(_PARTS) >= _MAX_PARTS:
-        _PARTS.clear()
-    _PARTS[key] = part
+    size = len(part) + (len(key[1]) if isinstance(key[1], bytes) else 0)
+    _PARTS.put(key, part, size)
     return part
 
 

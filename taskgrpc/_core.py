@@ -195,7 +195,7 @@ class ClientCore(Generic[ChannelT]):
         ids = ContentIds(salt)
         made = creates(tasks, ids, uaid, batch_size)
         derived = ids.derived
-        given = len(derived) < len(made.items)  # some came with their own id
+        given = made.own_ids > 0
         repeats = min(len(made.items), 1000)
 
         def ours(task: r.Task) -> bool:

@@ -16,22 +16,23 @@ the three fields left out (``test_intake`` holds it to that).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from clarifai_grpc.grpc.api import resources_pb2 as r
 from clarifai_grpc.grpc.api import service_pb2 as s
+from google.protobuf.message import DecodeError
 
 from . import requests as rq
 from ._bulk import framed
-from ._content import CONTENT_ID_BYTES, ContentIds, canonical_rest, restore, strip
+from ._content import CONTENT_ID_BYTES, ContentIds, Memo, canonical_rest, restore, strip
 from ._validate import check_task, not_a_string
 from .errors import ValidationError
 
 __all__ = ["Creates", "check_tasks", "creates"]
 
-#: Shape key -> check_task's refusal of that shape (None: valid). Bounded: cleared when full.
-_CHECKED: dict[bytes, str | None] = {}
-_MAX_CHECKED = 4096
-_UNSEEN = "\0unseen"
+#: Shape key -> check_task's refusal of that shape (None: valid).
+_CHECKED: Memo[bytes, str | None] = Memo(8 << 20)
+_UNSEEN: Any = object()
 
 
 def check_tasks(
@@ -56,12 +57,13 @@ def check_tasks(
 class Creates:
     """The tasks of a create, checked and as they will be sent (:func:`creates`).
 
-    ``items[i]`` is the i-th task as sent, with ``sizes[i]`` its serialized size.
+    ``items[i]`` is the i-th task as sent, with ``sizes[i]`` its serialized size;
+    ``own_ids`` of them came with their own id.
     The items live in PostTasksRequests of ``batch_size`` consecutive items (the
     one copy of each task); :meth:`request` hands one out whole, or builds one.
     """
 
-    __slots__ = ("_built", "_uaid", "batch_size", "items", "sizes")
+    __slots__ = ("_built", "_uaid", "batch_size", "items", "own_ids", "sizes")
 
     def __init__(
         self, uaid: r.UserAppIDSet, batch_size: int, built: list[s.PostTasksRequest]
@@ -71,6 +73,7 @@ class Creates:
         self._built = {j * batch_size: request for j, request in enumerate(built)}
         self.items: list[r.Task] = [task for request in built for task in request.tasks]
         self.sizes: list[int] = []
+        self.own_ids = 0  # how many tasks came with their own id
 
     def request(self, indices: list[int]) -> s.PostTasksRequest:
         """The PostTasksRequest of the items at ``indices`` (increasing): one built in
@@ -90,8 +93,8 @@ def creates(
     """The tasks of a create, each checked (ValidationError naming its index, before
     anything is sent), copied once into the requests that will carry them, given
     an id by ``ids`` if it has none (:meth:`ContentIds.give`: the ids of
-    :func:`~taskgrpc.with_content_ids`), and sized. No id may be given twice. The
-    caller's tasks are never changed.
+    :func:`~taskgrpc.with_content_ids`), and sized. No id may be sent twice, whether
+    given or derived. The caller's tasks are never changed.
     """
     tasks = not_a_string(tasks, "tasks", none_is_empty=False)
     for i, task in enumerate(tasks):
@@ -100,21 +103,25 @@ def creates(
                 check_task(task)  # raises: not a Task
             except ValidationError as err:
                 raise ValidationError(f"tasks[{i}]: {err}") from None
-    batches = [
-        s.PostTasksRequest(user_app_id=uaid, tasks=tasks[i : i + batch_size])
-        for i in range(0, len(tasks), batch_size)
-    ]
+    try:
+        batches = [
+            s.PostTasksRequest(user_app_id=uaid, tasks=tasks[i : i + batch_size])
+            for i in range(0, len(tasks), batch_size)
+        ]
+    except DecodeError:  # protobuf copies by decoding: a Struct nested too deeply
+        check_tasks(tasks)  # raises the ValidationError that names the task
+        raise
     out = Creates(uaid, batch_size, batches)
     sizes = out.sizes
-    given: set[str] = set()
+    sent: set[str] = set()  # every id so far, given or derived
     checked = _CHECKED.get
     for i, task in enumerate(out.items):
         try:
             task_id = task.id
             if task_id:
-                if task_id in given:
+                out.own_ids += 1
+                if task_id in sent:
                     raise ValidationError(f"the id {task_id!r} is given twice")
-                given.add(task_id)
                 task.ClearField("id")
             name, description = strip(task)
             key = task.SerializeToString()
@@ -125,7 +132,11 @@ def creates(
                 raise ValidationError(refusal)
             size = len(key)
             if not task_id and ids is not None:
-                task_id = ids.give(canonical_rest(task, key, name, description))
+                task_id = ids.give(_canonical_form(task, key, name, description))
+                if task_id in sent:
+                    raise ValidationError(
+                        f"its content id {task_id!r} is the id of an earlier task in this call"
+                    )
                 size += CONTENT_ID_BYTES
             elif task_id:
                 size += _text_size(task_id)
@@ -135,9 +146,21 @@ def creates(
         except ValidationError as err:
             raise ValidationError(f"tasks[{i}]: {err}") from None
         if task_id:
+            sent.add(task_id)
             task.id = task_id
         sizes.append(size)
     return out
+
+
+def _canonical_form(rest: r.Task, key: bytes, name: str, description: str) -> bytes:
+    """:func:`~taskgrpc._content.canonical_rest`; a task json_format cannot write (a NaN
+    or an infinity in its metadata) has no content id: ValidationError."""
+    try:
+        return canonical_rest(rest, key, name, description)
+    except ValueError as err:
+        raise ValidationError(
+            f"no content id can be derived ({err}); give the task an id, or pass assign_ids=False"
+        ) from None
 
 
 def _check_shape(rest: r.Task, key: bytes) -> str | None:
@@ -147,9 +170,7 @@ def _check_shape(rest: r.Task, key: bytes) -> str | None:
         refusal = None
     except ValidationError as err:
         refusal = str(err)
-    if len(_CHECKED) >= _MAX_CHECKED:
-        _CHECKED.clear()
-    _CHECKED[key] = refusal
+    _CHECKED.put(key, refusal, len(key) + len(refusal or ""))
     return refusal
 
 

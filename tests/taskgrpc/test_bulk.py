@@ -81,6 +81,30 @@ def test_plan_by_bytes_and_count_keeps_order_and_sets_aside_items_too_big():
 # --- bulk ------------------------------------------------------------------------------------
 
 
+def test_create_many_split_by_bytes_unlike_its_prebuilt_requests_sends_each_task_once(
+    client, server
+):
+    # requests are prebuilt by count (5 a request); a budget of about 3 tasks a request
+    # splits them otherwise, so most batches are built from the items instead
+    tasks = [build_task(CC, concepts=["c"], name=f"t{i:02}" + "x" * 100) for i in range(23)]
+    size = taskgrpc.with_content_ids(tasks[:1])[0].ByteSize()
+    made = client.create_many(tasks, batch_size=5, max_request_bytes=30 + 3 * (size + 3))
+    assert server.servicer.calls["PostTasks"] == 8  # ceil(23 / 3)
+    assert [t.id for t in made] == [t.id for t in taskgrpc.with_content_ids(tasks)]
+    stored = server.servicer.tasks(USER, APP)
+    assert sorted(t.name for t in stored) == sorted(t.name for t in tasks)
+
+
+def test_create_many_refuses_metadata_nested_too_deeply_before_sending(client, server):
+    deep = build_task(CC, concepts=["c"], name="deep")
+    level = deep.metadata
+    for _ in range(40):
+        level = level.get_or_create_struct("k")
+    with pytest.raises(ValidationError, match=r"tasks\[1\]: task.metadata is nested too deep"):
+        client.create_many([build_task(CC, concepts=["c"]), deep])
+    assert server.servicer.calls["PostTasks"] == 0
+
+
 def test_create_many_keeps_input_order(client, server):
     tasks = [build_task(CC, concepts=["c"], name=f"task {i}") for i in range(10)]
     made = client.create_many(tasks, batch_size=3, concurrency=4)

@@ -3,8 +3,12 @@ pass, with the work shared by tasks of one shape."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import pytest
 from clarifai_grpc.grpc.api import resources_pb2 as r
+from google.protobuf import json_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from taskgen import any_task
@@ -100,6 +104,91 @@ def test_requests_hold_the_items_and_are_handed_out_once_for_exactly_their_items
     skipping = made.request([2, 4])  # same start, same length as the built [2, 3]: not it
     assert [t.name for t in skipping.tasks] == ["t2", "t4"]
     assert [t.name for t in made.request([2, 3]).tasks] == ["t2", "t3"]
+
+
+def reference_ids(tasks: list[r.Task], salt: str) -> list[str]:
+    """The content-id rule written out with json_format, apart from taskgrpc's code."""
+    counts: dict[str, int] = {}
+    out = []
+    for task in tasks:
+        if task.id:
+            out.append(task.id)
+            continue
+        body = clone(task)
+        text = json.dumps(json_format.MessageToDict(body), sort_keys=True, separators=(",", ":"))
+        k = counts.get(text, 0)
+        counts[text] = k + 1
+        key = salt if k == 0 else f"{salt}#{k}"
+        out.append(hashlib.sha256(f"{key}\0{text}".encode()).hexdigest()[:32])
+    return out
+
+
+names = st.sampled_from(["", "a", "name", "description", "\x00", "é\u2028", '"\\', "🐈"])
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 2), names, names), min_size=1, max_size=9),
+    st.integers(1, 4),
+    st.sampled_from(["", "s", "s#1"]),
+)
+def test_ids_of_a_whole_call_are_the_json_format_definition(picks, batch_size, salt):
+    """Repeats across batches, caller ids and shapes seen before, against the rule itself."""
+    shapes = [
+        tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"]),
+        tg.build_task("BOUNDING_BOX_DETECTION", concepts=["car"], workers=tg.full(["u"])),
+        tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], metadata={"k": [1, "x"]}),
+    ]
+    tasks = []
+    for n, (shape, name, description) in enumerate(picks):
+        task = clone(shapes[shape])
+        task.name, task.description = name, description
+        if n % 4 == 3:
+            task.id = f"own-{n}"
+        tasks.append(task)
+    made = creates(tasks, ContentIds(salt), uaid(), batch_size)
+    assert [t.id for t in made.items] == reference_ids(tasks, salt)
+    assert made.own_ids == sum(1 for t in tasks if t.id)
+    assert made.sizes == [t.ByteSize() for t in made.items]
+
+
+def test_metadata_nested_too_deeply_is_refused_naming_the_task():
+    base = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="ok")
+    deep = clone(base)
+    level = deep.metadata
+    for _ in range(40):
+        level = level.get_or_create_struct("k")
+    for ids in (ContentIds(""), None):
+        with pytest.raises(ValidationError, match=r"tasks\[1\]: task.metadata is nested too deep"):
+            creates([base, deep], ids, uaid(), 128)
+
+
+def test_an_id_sent_twice_is_refused_whether_given_or_derived():
+    task = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="t")
+    mine = clone(task)
+    mine.id = tg.content_id(task)  # a caller's id that is the next task's content id
+    with pytest.raises(ValidationError, match=r"tasks\[1\]: its content id '[0-9a-f]{32}' is"):
+        taken_in([mine, task])
+    with pytest.raises(ValidationError, match=r"tasks\[1\]: the id '[0-9a-f]{32}' is given twice"):
+        taken_in([task, mine])  # the other order: the derived one came first
+
+
+def test_a_task_json_format_cannot_write_has_no_content_id_but_can_be_sent():
+    task = tg.build_task("CONCEPTS_CLASSIFICATION", concepts=["cat"], name="nan")
+    task.metadata.update({"score": float("nan")})
+    with pytest.raises(ValidationError, match=r"tasks\[0\]: no content id can be derived"):
+        taken_in([task])
+    assert taken_in([task], None).items == [task]  # assign_ids=False: sent as it is
+
+
+def test_memos_are_bounded_by_bytes():
+    from taskgrpc._content import Memo
+
+    memo: Memo[bytes, int] = Memo(100)
+    for i in range(10):
+        memo.put(bytes([i]) * 30, i, 30)
+        assert len(memo) == i % 3 + 1  # a fourth entry of 30 bytes would pass 100: cleared
+    assert memo.get(bytes([9]) * 30) == 9
 
 
 def test_non_ascii_text_is_sized_in_bytes():
