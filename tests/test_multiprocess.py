@@ -1,7 +1,9 @@
 """``TaskClient`` across processes: it pickles as its settings only, reconnects lazily in the
 process that unpickles it, and keeps working on both sides of a ``fork``.
 
-The fake runs in this (the parent) process; children dial its target.
+The fake runs in its own process, and the parent and its children dial its target. It must not
+run in the process that forks: gRPC skips its fork handlers when another thread is inside gRPC at
+the fork (a server always has one), and then a child's new channel may never connect.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import multiprocessing
 import os
 import pickle
 import pickletools
+import subprocess
 import sys
 import time
 import uuid
@@ -31,7 +34,7 @@ import grpc  # noqa: E402
 import pytest  # noqa: E402
 from clarifai_grpc.grpc.api import resources_pb2 as r  # noqa: E402
 
-from fake_servicer import FakeServer, serve  # noqa: E402
+from fake_servicer.cli import LISTENING_PREFIX  # noqa: E402
 from taskgrpc import RetryPolicy, TaskClient  # noqa: E402
 
 PAT = "mp-SECRET-pat-93c1f0"
@@ -58,20 +61,43 @@ def new_app() -> str:
     return f"mp-{uuid.uuid4().hex[:12]}"
 
 
-def stored_names(server: FakeServer, app: str) -> list[str]:
-    return sorted(t.name for t in server.servicer.tasks(USER, app))
+class Remote:
+    """``python -m fake_servicer`` in its own process, at ``target``."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def tasks(self, app: str) -> list[r.Task]:
+        """Every task of ``app``, read by a client of its own."""
+        with new_client(self.target, app) as client:
+            return list(client.list())
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with serve(pats=[PAT]) as running:
-        yield running
+def stored_names(server: Remote, app: str) -> list[str]:
+    return sorted(t.name for t in server.tasks(app))
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Remote]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fake_servicer", "--port", "0", "--pat", PAT],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line.startswith(LISTENING_PREFIX), f"fake_servicer did not start: {line!r}"
+        yield Remote(line[len(LISTENING_PREFIX) :].strip())
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 # --- pickling -----------------------------------------------------------------------------
 
 
-def test_pickle_after_use_holds_settings_only(server: FakeServer) -> None:
+def test_pickle_after_use_holds_settings_only(server: Remote) -> None:
     app = new_app()
     client = new_client(server.target, app)
     client.create(make_task("before-pickle"))
@@ -103,7 +129,7 @@ def disassembly(data: bytes) -> str:
     return out.getvalue()
 
 
-def test_pickle_before_first_use_and_every_protocol(server: FakeServer) -> None:
+def test_pickle_before_first_use_and_every_protocol(server: Remote) -> None:
     app = new_app()
     client = new_client(server.target, app)
     for protocol in range(2, pickle.HIGHEST_PROTOCOL + 1):
@@ -114,7 +140,7 @@ def test_pickle_before_first_use_and_every_protocol(server: FakeServer) -> None:
     assert len(stored_names(server, app)) == pickle.HIGHEST_PROTOCOL - 1
 
 
-def test_pickle_keeps_every_setting(server: FakeServer) -> None:
+def test_pickle_keeps_every_setting(server: Remote) -> None:
     client = TaskClient(
         pat=PAT,
         user_id=USER,
@@ -131,7 +157,7 @@ def test_pickle_keeps_every_setting(server: FakeServer) -> None:
     assert copy._config.retry == RetryPolicy(max_attempts=2, initial_backoff=0.01, max_backoff=0.02)
 
 
-def test_client_on_a_callers_channel_refuses_to_pickle(server: FakeServer) -> None:
+def test_client_on_a_callers_channel_refuses_to_pickle(server: Remote) -> None:
     channel = grpc.insecure_channel(server.target)
     try:
         client = TaskClient(pat=PAT, user_id=USER, app_id="a", channel=channel, secure=False)
@@ -159,7 +185,7 @@ def _wait_child(pid: int, timeout: float = CHILD_TIMEOUT) -> int:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
-def test_os_fork_child_gets_a_new_channel_and_parent_keeps_its_own(server: FakeServer) -> None:
+def test_os_fork_child_gets_a_new_channel_and_parent_keeps_its_own(server: Remote) -> None:
     app = new_app()
     client = new_client(server.target, app)
     client.create(make_task("parent-before"))
@@ -206,7 +232,7 @@ def _use_inherited(name: str) -> None:
         raise SystemExit(3)
 
 
-def test_multiprocessing_fork_child_uses_the_inherited_client(server: FakeServer) -> None:
+def test_multiprocessing_fork_child_uses_the_inherited_client(server: Remote) -> None:
     global _INHERITED
     app = new_app()
     client = new_client(server.target, app)
@@ -237,6 +263,34 @@ def test_multiprocessing_fork_child_uses_the_inherited_client(server: FakeServer
     ]
 
 
+def _bulk_in_a_forked_child(client: TaskClient, parent_pool: Any, queue: Any) -> None:
+    try:
+        made = client.create_many([make_task(f"child{i}") for i in range(8)], batch_size=2)
+        queue.put((len(made), client._pool is not parent_pool))
+    except BaseException as err:  # reported to the parent
+        queue.put(repr(err))
+
+
+def test_a_forked_child_gets_its_own_bulk_pool(server: Remote) -> None:
+    app = new_app()
+    client = new_client(server.target, app)
+    client.create_many([make_task(f"p{i}") for i in range(4)], batch_size=2)
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_bulk_in_a_forked_child, args=(client, client._pool, queue))
+    child.start()
+    try:
+        assert queue.get(timeout=CHILD_TIMEOUT) == (8, True)
+    finally:
+        child.join(10)
+        if child.is_alive():
+            child.kill()
+    # the parent's pool still works
+    assert len(client.create_many([make_task("after")] * 4)) == 4
+    assert len(server.tasks(app)) == 16
+    client.close()
+
+
 # --- process pools ------------------------------------------------------------------------
 
 
@@ -255,8 +309,8 @@ def split(items: Sequence[Any], parts: int) -> list[list[Any]]:
     return [list(items[i::parts]) for i in range(parts)]
 
 
-def assert_exactly_once(server: FakeServer, app: str, tasks: Sequence[r.Task]) -> None:
-    stored = server.servicer.tasks(USER, app)
+def assert_exactly_once(server: Remote, app: str, tasks: Sequence[r.Task]) -> None:
+    stored = server.tasks(app)
     counts = Counter(t.id for t in stored)
     assert counts == Counter(t.id for t in tasks), "each task exactly once"
     by_id = {t.id: t.name for t in stored}
@@ -264,7 +318,7 @@ def assert_exactly_once(server: FakeServer, app: str, tasks: Sequence[r.Task]) -
 
 
 @pytest.mark.parametrize("method", ["spawn", "fork"])
-def test_process_pool_shares_one_pickled_client(server: FakeServer, method: str) -> None:
+def test_process_pool_shares_one_pickled_client(server: Remote, method: str) -> None:
     app = new_app()
     client = new_client(server.target, app)
     client.list()  # used (connected) in the parent before the pool starts
@@ -282,7 +336,7 @@ def test_process_pool_shares_one_pickled_client(server: FakeServer, method: str)
     client.close()
 
 
-def test_fork_pool_workers_use_the_client_inherited_from_the_parent(server: FakeServer) -> None:
+def test_fork_pool_workers_use_the_client_inherited_from_the_parent(server: Remote) -> None:
     global _INHERITED
     app = new_app()
     client = new_client(server.target, app)
@@ -299,7 +353,7 @@ def test_fork_pool_workers_use_the_client_inherited_from_the_parent(server: Fake
     finally:
         _INHERITED = None
         client.close()
-    stored = server.servicer.tasks(USER, app)
+    stored = server.tasks(app)
     assert sorted(t.name for t in stored if not t.name.startswith("inh-")) == ["after", "warm-up"]
     assert_exactly_once(
         server, app, [*tasks, *[t for t in stored if not t.name.startswith("inh-")]]

@@ -5,8 +5,6 @@ order, partial failure, progress, validation first, and one worker pool per clie
 from __future__ import annotations
 
 import itertools
-import multiprocessing
-import os
 import threading
 
 import pytest
@@ -324,33 +322,4 @@ def test_bulk_calls_share_the_clients_one_pool_and_close_shuts_it_down(make_clie
     assert c._pool is pool
     c.close()
     assert c._pool is None and pool._shutdown
-    assert len(server.servicer.tasks(USER, APP)) == 16
-
-
-def _bulk_in_a_forked_child(client, parent_pool, queue):
-    try:
-        made = client.create_many(
-            [build_task(CC, concepts=["c"], name=f"child{i}") for i in range(8)], batch_size=2
-        )
-        queue.put((len(made), client._pool is not parent_pool))
-    except BaseException as err:  # reported to the parent
-        queue.put(repr(err))
-
-
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_a_forked_child_gets_its_own_bulk_pool(make_client, server):
-    c = make_client()
-    c.create_many([build_task(CC, concepts=["c"], name=f"p{i}") for i in range(4)], batch_size=2)
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    child = ctx.Process(target=_bulk_in_a_forked_child, args=(c, c._pool, queue))
-    child.start()
-    try:
-        assert queue.get(timeout=60) == (8, True)
-    finally:
-        child.join(10)
-        if child.is_alive():
-            child.kill()
-    # the parent's pool still works
-    assert len(c.create_many([build_task(CC, concepts=["c"], name="after")] * 4)) == 4
     assert len(server.servicer.tasks(USER, APP)) == 16
