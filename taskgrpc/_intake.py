@@ -63,13 +63,12 @@ class Creates:
     one copy of each task); :meth:`request` hands one out whole, or builds one.
     """
 
-    __slots__ = ("_built", "_uaid", "batch_size", "items", "own_ids", "sizes")
+    __slots__ = ("_built", "_uaid", "items", "own_ids", "sizes")
 
     def __init__(
         self, uaid: r.UserAppIDSet, batch_size: int, built: list[s.PostTasksRequest]
     ) -> None:
         self._uaid = uaid
-        self.batch_size = batch_size
         self._built = {j * batch_size: request for j, request in enumerate(built)}
         self.items: list[r.Task] = [task for request in built for task in request.tasks]
         self.sizes: list[int] = []
@@ -105,7 +104,7 @@ def creates(
                 raise ValidationError(f"tasks[{i}]: {err}") from None
     try:
         batches = [
-            s.PostTasksRequest(user_app_id=uaid, tasks=tasks[i : i + batch_size])
+            rq.post_tasks(uaid, tasks[i : i + batch_size], check=False)
             for i in range(0, len(tasks), batch_size)
         ]
     except DecodeError:  # protobuf copies by decoding: a Struct nested too deeply
@@ -179,5 +178,4 @@ def _text_size(text: str) -> int:
     empty (proto3 does not send an empty string)."""
     if not text:
         return 0
-    size = len(text) if text.isascii() else len(text.encode())
-    return size + 2 if size < 128 else framed(size)
+    return framed(len(text) if text.isascii() else len(text.encode()))
