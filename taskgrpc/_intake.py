@@ -117,6 +117,9 @@ def creates(
     for i, task in enumerate(out.items):
         try:
             task_id = task.id
+            # Not a service rule but one of ours: one id in one call names one task, so two
+            # tasks under it could never both be created (a content id found counts as ours,
+            # so the second would even be reported created). Refused, given or derived.
             if task_id:
                 out.own_ids += 1
                 if task_id in sent:
